@@ -1,0 +1,185 @@
+"""The ``Apptuit`` client: validate and encode points, then send them.
+
+>>> client = Apptuit(api_endpoint="http://127.0.0.1:4242", global_tags={"env": "dev"})
+>>> client
+Apptuit(api_endpoint='http://127.0.0.1:4242', token=None)
+"""
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from . import config
+from .encoding import (check_compression, check_point, series_head, tags_json,
+                       timestamp_tail)
+from .errors import ApptuitSendException, ApptuitValueError
+from .retry import RetryPolicy
+from .sanitize import get_sanitizer
+from .timeseries import DataPoint, Tags, TimeSeries
+from .transport import Outcome, Transport, deliver
+
+
+class Apptuit:
+    """Sends points to an Apptuit / OpenTSDB-style backend and queries them back.
+
+    Positional parameters are apptuit-py's; the rest are keyword-only:
+    ``compression`` ("gzip", "deflate" or None), ``timeout`` (seconds, default
+    ``APPTUIT_TIMEOUT`` or 60), ``batch_size`` (points per request),
+    ``query_endpoint`` (PromQL; default ``APPTUIT_QUERY_ENDPOINT`` or the API
+    endpoint), ``retry`` (a :class:`RetryPolicy` for backoff settings) and
+    ``verify`` (TLS verification, on by default).
+    """
+
+    def __init__(self, token: Optional[str] = None, api_endpoint: Optional[str] = None,
+                 global_tags: Optional[Tags] = None, ignore_environ_tags: bool = False,
+                 sanitize_mode: Optional[str] = "prometheus", *,
+                 compression: Optional[str] = "gzip", timeout: Optional[float] = None,
+                 batch_size: int = config.DEFAULT_BATCH_SIZE,
+                 query_endpoint: Optional[str] = None, retry: Optional[RetryPolicy] = None,
+                 verify: bool = True) -> None:
+        self.disabled = config.env_flag(config.DISABLED)
+        self.endpoint = config.read_endpoint(api_endpoint)
+        self.query_endpoint = config.read_endpoint(
+            query_endpoint, config.QUERY_ENDPOINT, default=self.endpoint)
+        token = config.read_token(token)
+        if not token and config.is_hosted(self.endpoint) and not self.disabled:
+            raise ApptuitValueError(
+                "Missing Apptuit API token for %s: pass token=... or set the environment "
+                "variable %s" % (self.endpoint, config.TOKEN))
+        self.token = token
+        self.sanitize_mode = sanitize_mode
+        self._sanitize = get_sanitizer(sanitize_mode)
+        if not global_tags and not ignore_environ_tags:
+            global_tags = config.environ_tags()
+        self._global_tags = dict(global_tags or {})
+        self.timeout = config.read_timeout(timeout)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ApptuitValueError("batch_size must be a positive integer, got %r"
+                                    % (batch_size,))
+        self.batch_size = batch_size
+        self.retry = retry or RetryPolicy()
+        self.verify = verify
+        self._transport = Transport(self.put_apiurl, token, check_compression(compression),
+                                    verify)
+
+    def __repr__(self) -> str:
+        return "Apptuit(api_endpoint=%r, token=%s)" % (
+            self.endpoint, "'***'" if self.token else None)
+
+    def __enter__(self) -> "Apptuit":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._transport.close()
+
+    @property
+    def put_apiurl(self) -> str:
+        return self.endpoint + "/api/put?details"
+
+    @property
+    def global_tags(self) -> Dict[str, str]:
+        return dict(self._global_tags)
+
+    def send(self, datapoints: Sequence[DataPoint], timeout: Optional[float] = None,
+             retry_count: int = 0) -> None:
+        """Validate every point, then send them in batches.
+
+        A bad point raises ``ValueError`` naming it before anything is sent; a
+        failed send raises :class:`ApptuitSendException` (or a subclass)::
+
+            client.send([DataPoint("cpu", {"host": "a"}, int(time.time()), 0.5)])
+        """
+        if self.disabled or not datapoints:
+            return
+        heads: Dict[tuple, tuple] = {}
+        points = []
+        for point in datapoints:
+            key = (point.metric, id(point.tags))
+            head = heads.get(key)
+            if head is None:
+                head = heads[key] = self.series_head(point.metric, point.tags)
+            ts_text, value_text = check_point(head[1], point.timestamp, point.value)
+            points.append(head[0] + value_text + timestamp_tail(ts_text))
+        self._ship(points, timeout, retry_count)
+
+    def send_timeseries(self, timeseries_list: Iterable[TimeSeries],
+                        timeout: Optional[float] = None, retry_count: int = 0) -> None:
+        """Validate and send every point of every series, in batches::
+
+            series = TimeSeries("queue_depth", {"queue": "orders"})
+            series.add_point(int(time.time()), 3)
+            client.send_timeseries([series])
+        """
+        if self.disabled or not timeseries_list:
+            return
+        points: List[str] = []
+        for series in timeseries_list:
+            head, describe = self.series_head(series.metric, series.tags)
+            for timestamp, value in series.points():
+                ts_text, value_text = check_point(describe, timestamp, value)
+                points.append(head + value_text + timestamp_tail(ts_text))
+        self._ship(points, timeout, retry_count)
+
+    def series_head(self, metric: str, tags: Optional[Tags]) -> tuple:
+        """(rendered head, description) of a series after merging and sanitizing."""
+        merged = dict(self._global_tags)
+        merged.update(tags or {})
+        return render_head(metric, merged, self._sanitize)
+
+    def _ship(self, points: List[str], timeout: Optional[float], retry_count: int) -> None:
+        if not points:
+            return
+        outcomes = deliver(self._transport, points, self.batch_size,
+                           timeout if timeout is not None else self.timeout,
+                           self.retry.with_total(retry_count))
+        raise_for_outcomes(outcomes)
+
+
+def describe_series(metric: str, tags: Tags) -> str:
+    return "%s{%s}" % (metric, ", ".join("%s=%s" % kv for kv in sorted(tags.items())))
+
+
+def render_head(metric: str, tags: Tags, sanitize) -> tuple:
+    """Check and sanitize a series; return (JSON head, description for errors)."""
+    describe = describe_series(metric, tags)
+    if not tags:
+        raise ApptuitValueError("No tags for %s: every point needs at least one tag; pass "
+                                "tags, global_tags or set %s" % (describe, config.TAGS))
+    if len(tags) > config.MAX_TAGS:
+        raise ApptuitValueError("Too many tags for %s: %d, at most %d are allowed"
+                                % (describe, len(tags), config.MAX_TAGS))
+    try:
+        name = sanitize(metric)
+        clean = {sanitize(key): tag_value(key, value) for key, value in tags.items()}
+    except ApptuitValueError as err:
+        raise ApptuitValueError("%s in %s" % (err, describe)) from None
+    return series_head(name, tags_json(clean)), describe
+
+
+def tag_value(key: str, value: object) -> str:
+    """A tag value as text; empty and non-scalar values are refused."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        text = ""
+    if not text:
+        raise ApptuitValueError("Invalid value %r of tag %r" % (value, key))
+    return text
+
+
+def raise_for_outcomes(outcomes: List[Outcome]) -> None:
+    """Raise one exception summing every failed outcome, typed by the first."""
+    failures = [o for o in outcomes if not o.ok]
+    if not failures:
+        return
+    first = failures[0]
+    success = sum(o.success for o in outcomes)
+    failed = sum(o.failed for o in outcomes)
+    errors = [e for o in failures for e in o.errors]
+    template = first.exception()
+    raise type(template)("Failed to send %d of %d points: %s"
+                         % (failed, success + failed, first.message),
+                         first.status_code, success, failed, errors)

@@ -1,0 +1,126 @@
+"""Environment variables and defaults, read when an object is built, never at import.
+
+=========================  =====================================================
+``APPTUIT_API_TOKEN``      API token (``APPTUIT_PY_TOKEN`` is the deprecated name)
+``APPTUIT_API_ENDPOINT``   where points are sent (default: hosted Apptuit)
+``APPTUIT_QUERY_ENDPOINT`` where PromQL queries go (default: the API endpoint)
+``APPTUIT_TAGS``           global tags, ``"k1: v1, k2:v2"``
+``APPTUIT_TIMEOUT``        default HTTP timeout in seconds (default 60)
+``APPTUIT_DISABLED``       a true value turns every send into a no-op
+``APPTUIT_DISABLE_HOST_TAG`` a true value stops the reporter adding ``host``
+=========================  =====================================================
+"""
+import os
+import warnings
+from typing import Dict, Mapping, Optional
+from urllib.parse import urlsplit
+
+from .errors import ApptuitValueError
+
+DEFAULT_ENDPOINT = "https://api.apptuit.ai"
+HOSTED_HOSTS = frozenset(["api.apptuit.ai"])
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_BATCH_SIZE = 50000
+MAX_TAGS = 25
+
+TOKEN = "APPTUIT_API_TOKEN"
+DEPRECATED_TOKEN = "APPTUIT_PY_TOKEN"
+ENDPOINT = "APPTUIT_API_ENDPOINT"
+QUERY_ENDPOINT = "APPTUIT_QUERY_ENDPOINT"
+TAGS = "APPTUIT_TAGS"
+DEPRECATED_TAGS = "APPTUIT_PY_TAGS"
+TIMEOUT = "APPTUIT_TIMEOUT"
+DISABLED = "APPTUIT_DISABLED"
+DISABLE_HOST_TAG = "APPTUIT_DISABLE_HOST_TAG"
+
+_TRUE = frozenset(["1", "true", "t", "yes", "y", "on"])
+_FALSE = frozenset(["", "0", "false", "f", "no", "n", "off"])
+
+
+def env_flag(name: str, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """True when the variable holds a true value (1/true/yes/on, any case).
+
+    >>> env_flag("X", {"X": "Yes"}), env_flag("X", {})
+    (True, False)
+    """
+    raw = (os.environ if environ is None else environ).get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ApptuitValueError("%s=%r is not a boolean; use 1/true/yes/on or 0/false/no/off"
+                            % (name, raw))
+
+
+def _deprecated_env(name: str, old: str) -> Optional[str]:
+    value = os.environ.get(name)
+    if not value:
+        value = os.environ.get(old)
+        if value:
+            warnings.warn("The environment variable %s is deprecated, use %s instead"
+                          % (old, name), DeprecationWarning, stacklevel=4)
+    return value or None
+
+
+def read_token(token: Optional[str]) -> Optional[str]:
+    """The token argument, else ``APPTUIT_API_TOKEN``, else ``APPTUIT_PY_TOKEN``."""
+    return token or _deprecated_env(TOKEN, DEPRECATED_TOKEN)
+
+
+def read_endpoint(endpoint: Optional[str], variable: str = ENDPOINT,
+                  default: str = DEFAULT_ENDPOINT) -> str:
+    """The endpoint argument, else the variable, else the default; no trailing slash."""
+    value = endpoint or os.environ.get(variable) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ApptuitValueError("Invalid endpoint %r: expected http(s)://host[:port][/prefix]"
+                                % value)
+    return value.rstrip("/")
+
+
+def is_hosted(endpoint: str) -> bool:
+    """True for the hosted Apptuit service, which always needs a token."""
+    return (urlsplit(endpoint).hostname or "") in HOSTED_HOSTS
+
+
+def read_timeout(timeout: Optional[float]) -> float:
+    """The timeout argument, else ``APPTUIT_TIMEOUT``, else 60 seconds."""
+    if timeout is None:
+        raw = os.environ.get(TIMEOUT)
+        if not raw:
+            return DEFAULT_TIMEOUT
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise ApptuitValueError("%s=%r is not a number of seconds" % (TIMEOUT, raw)) from None
+    if not timeout > 0:
+        raise ApptuitValueError("timeout must be a positive number of seconds, got %r"
+                                % (timeout,))
+    return float(timeout)
+
+
+def parse_tags(text: str, source: str = TAGS) -> Dict[str, str]:
+    """Parse ``"k1: v1, k2:v2"`` into a dict; a malformed pair raises, quoting it.
+
+    >>> parse_tags("env: prod, zone:a ,")
+    {'env': 'prod', 'zone': 'a'}
+    """
+    tags = {}
+    for pair in text.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, sep, value = pair.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value or ":" in value:
+            raise ApptuitValueError(
+                "Invalid %s value %r: cannot parse the pair %r; expected "
+                "'key1: value1, key2: value2'" % (source, text, pair))
+        tags[key] = value
+    return tags
+
+
+def environ_tags() -> Dict[str, str]:
+    """Global tags from ``APPTUIT_TAGS`` (or the deprecated ``APPTUIT_PY_TAGS``)."""
+    text = _deprecated_env(TAGS, DEPRECATED_TAGS)
+    return parse_tags(text) if text else {}

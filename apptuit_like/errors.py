@@ -1,0 +1,79 @@
+"""One rooted exception tree: everything the library raises is an ApptuitException.
+
+Bad input and bad configuration are also ``ValueError``; connection failures and
+timeouts are also the matching ``requests`` exceptions, so code written for
+apptuit-py's ``except requests.exceptions.ConnectionError`` keeps working.
+"""
+from typing import Any, List, Optional
+
+import requests
+
+
+class ApptuitException(Exception):
+    """Root of every exception raised by apptuit_like."""
+
+    def __init__(self, msg: Any = "") -> None:
+        super().__init__(msg)
+        self.msg = msg
+
+    def __str__(self) -> str:
+        return str(self.msg)
+
+
+class ApptuitValueError(ApptuitException, ValueError):
+    """Invalid input or configuration: a metric, tag, value, token or option."""
+
+
+class ApptuitSendException(ApptuitException):
+    """A send that did not fully succeed.
+
+    ``status_code`` is the HTTP status (None when no answer came), ``success`` and
+    ``failed`` count points, ``errors`` lists ``{"datapoint": ..., "error": ...}``
+    entries as the server gave them (or one entry describing a transport failure).
+
+    >>> e = ApptuitSendException("boom", 400, 1, 1, [{"datapoint": "m{}", "error": "bad"}])
+    >>> print(e)
+    1 points failed with status: 400
+    bad error occurred in the datapoint m{}
+    """
+
+    def __init__(self, msg: Any = "", status_code: Optional[int] = None,
+                 success: Optional[int] = None, failed: Optional[int] = None,
+                 errors: Optional[List[Any]] = None) -> None:
+        super().__init__(msg)
+        self.status_code = status_code
+        self.success = success
+        self.failed = failed
+        self.errors = list(errors or [])
+
+    def __str__(self) -> str:
+        lines = ["%s points failed" % self.failed
+                 + (" with status: %d" % self.status_code if self.status_code else "")]
+        for error in self.errors:
+            if isinstance(error, dict) and error.get("datapoint") is not None:
+                lines.append("%s error occurred in the datapoint %s"
+                             % (error.get("error"), error.get("datapoint")))
+            elif isinstance(error, dict):
+                lines.append(str(error.get("error")))
+            else:
+                lines.append(str(error))
+        if len(lines) == 1 and self.msg:
+            lines.append(str(self.msg))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return "%s(status_code=%r, success=%r, failed=%r, errors=%d)" % (
+            type(self).__name__, self.status_code, self.success, self.failed,
+            len(self.errors))
+
+
+class ApptuitAuthError(ApptuitSendException):
+    """The server refused the token (401 or 403). Never retried."""
+
+
+class ApptuitConnectionError(ApptuitSendException, requests.exceptions.ConnectionError):
+    """No connection could be made to the server, after every retry."""
+
+
+class ApptuitTimeout(ApptuitSendException, requests.exceptions.Timeout):
+    """The server did not answer within the timeout, after every retry."""

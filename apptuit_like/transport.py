@@ -1,0 +1,219 @@
+"""HTTP delivery of rendered points: one session, compression, retries, outcomes.
+
+``Transport.post`` turns a batch into one or more :class:`Outcome` objects and never
+raises for anything the server or the network does; the client turns failed
+outcomes into exceptions, the reporter into error-handler calls and buffering.
+"""
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence
+
+import requests
+
+from . import __version__
+from .encoding import compress, json_body
+from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
+                     ApptuitTimeout)
+from .retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger("apptuit_like")
+
+RETRYABLE_KINDS = frozenset(["server", "connection", "timeout"])
+_EXCEPTIONS = {"auth": ApptuitAuthError, "connection": ApptuitConnectionError,
+               "timeout": ApptuitTimeout}
+_SNIPPET = 300
+
+
+@dataclass
+class Outcome:
+    """What became of one batch.
+
+    ``kind`` is one of ``ok``, ``rejected`` (400 and other final 4xx), ``auth``
+    (401/403), ``too_large`` (413), ``server`` (429/5xx), ``connection``,
+    ``timeout`` and ``tls``.
+    """
+
+    kind: str
+    points: Sequence[str]
+    status_code: Optional[int] = None
+    success: int = 0
+    failed: int = 0
+    errors: List = field(default_factory=list)
+    message: str = ""
+    retry_after: Optional[float] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    @property
+    def retryable(self) -> bool:
+        """Worth keeping for later: the backend may well take these points then."""
+        return self.kind in RETRYABLE_KINDS
+
+    def exception(self) -> ApptuitSendException:
+        return _EXCEPTIONS.get(self.kind, ApptuitSendException)(
+            self.message, self.status_code, self.success, self.failed, self.errors)
+
+
+def _failure(kind: str, points: Sequence[str], status_code: Optional[int], message: str,
+             retry_after: Optional[float] = None) -> Outcome:
+    return Outcome(kind, points, status_code, 0, len(points),
+                   [{"datapoint": None, "error": message}], message, retry_after)
+
+
+def _snippet(response: requests.Response) -> str:
+    text = response.text.strip()
+    return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+
+
+def outcome_from_response(response: requests.Response, points: Sequence[str]) -> Outcome:
+    """Classify one HTTP answer to a put of ``points``."""
+    code = response.status_code
+    if 200 <= code < 300:
+        return Outcome("ok", points, code, len(points))
+    if code == 400:
+        return _rejected(response, points)
+    if code in (401, 403):
+        return _failure("auth", points, code, "HTTP %d: the server refused the API token; "
+                        "check the token argument or APPTUIT_API_TOKEN" % code)
+    if code == 413:
+        return _failure("too_large", points, code,
+                        "HTTP 413: payload of %d points too large" % len(points))
+    if RetryPolicy.is_retryable_status(code):
+        wait = parse_retry_after(response.headers.get("Retry-After"), time.time())
+        return _failure("server", points, code, "HTTP %d %s: %s"
+                        % (code, response.reason, _snippet(response)), wait)
+    return _failure("rejected", points, code, "HTTP %d %s from %s: %s"
+                    % (code, response.reason, response.url, _snippet(response)))
+
+
+def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
+    try:
+        details = response.json()
+        failed = int(details["failed"])
+        success = int(details.get("success", len(points) - failed))
+        errors = list(details.get("errors") or [])
+    except (ValueError, KeyError, TypeError):
+        return _failure("rejected", points, 400, "HTTP 400 without details: %s"
+                        % _snippet(response))
+    message = "HTTP 400: %d of %d points rejected" % (failed, len(points))
+    return Outcome("rejected", points, 400, success, failed, errors, message)
+
+
+def _user_agent() -> str:
+    return "apptuit-like/%s python-requests/%s %s/%s" % (
+        __version__, requests.__version__, platform.python_implementation(),
+        platform.python_version())
+
+
+class Transport:
+    """Posts rendered points to ``url`` over one reused ``requests.Session``."""
+
+    def __init__(self, url: str, token: Optional[str] = None,
+                 compression: Optional[str] = "gzip", verify: bool = True) -> None:
+        self.url = url
+        self.compression = compression
+        self.headers = {"Content-Type": "application/json", "User-Agent": _user_agent()}
+        if compression:
+            self.headers["Content-Encoding"] = compression
+        if token:
+            self.headers["Authorization"] = "Bearer " + token
+        self.verify = verify
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:
+        return "Transport(url=%r, compression=%r)" % (self.url, self.compression)
+
+    def reset(self) -> None:
+        """Drop pooled connections (after fork they belong to the parent)."""
+        self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def post(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
+             deadline: Optional[float] = None,
+             sleep: Callable[[float], object] = time.sleep) -> List[Outcome]:
+        """Deliver one batch; a 413 splits it in halves until each part fits."""
+        outcome = self._post_with_retries(points, timeout, retry, deadline, sleep)
+        if outcome.kind == "too_large" and len(points) > 1:
+            half = len(points) // 2
+            return (self.post(points[:half], timeout, retry, deadline, sleep)
+                    + self.post(points[half:], timeout, retry, deadline, sleep))
+        return [outcome]
+
+    def _post_with_retries(self, points, timeout, retry, deadline, sleep) -> Outcome:
+        body = compress(json_body(points), self.compression)
+        attempt = 0
+        while True:
+            outcome = self._post_once(body, points, _bounded(timeout, deadline))
+            if not outcome.retryable or attempt >= retry.total:
+                return outcome
+            wait = retry.delay(attempt, outcome.retry_after)
+            if deadline is not None and time.monotonic() + wait >= deadline:
+                return outcome
+            log.debug("retrying %d points in %.2fs after: %s", len(points), wait,
+                      outcome.message)
+            sleep(wait)
+            attempt += 1
+
+    def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
+        try:
+            response = self._session.post(self.url, data=body, headers=self.headers,
+                                          timeout=timeout, verify=self.verify)
+        except requests.exceptions.Timeout as err:
+            return _failure("timeout", points, None, "timed out after %.1fs: %s"
+                            % (timeout, type(err).__name__))
+        except requests.exceptions.SSLError as err:
+            return _failure("tls", points, None, "TLS error: %s" % err)
+        except requests.exceptions.ConnectionError as err:
+            return _failure("connection", points, None, "connection to %s failed: %s"
+                            % (self.url, _reason(err)))
+        except requests.exceptions.RequestException as err:
+            return _failure("rejected", points, None, "request failed: %s" % err)
+        with response:
+            return outcome_from_response(response, points)
+
+
+def _bounded(timeout: float, deadline: Optional[float]) -> float:
+    if deadline is None:
+        return timeout
+    return max(0.001, min(timeout, deadline - time.monotonic()))
+
+
+def _reason(err: Exception) -> str:
+    """The cause of a connection error, without urllib3's long wrapping."""
+    inner = getattr(err.args[0], "reason", None) if err.args else None
+    text = str(inner or err)
+    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
+
+
+_ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
+
+
+def deliver(transport: Transport, points: Sequence[str], batch_size: int, timeout: float,
+            retry: RetryPolicy, deadline: Optional[float] = None,
+            sleep: Callable[[float], object] = time.sleep) -> List[Outcome]:
+    """Post ``points`` in batches of ``batch_size``; one or more outcomes per batch.
+
+    A rejected batch (400) does not stop the rest. A failure that the next batch
+    would meet too (bad token, server down or unreachable) does: the batches not
+    tried are returned as failed outcomes of the same kind, so callers count them
+    and, when retryable, keep them.
+    """
+    outcomes: List[Outcome] = []
+    for start in range(0, len(points), batch_size):
+        results = transport.post(points[start:start + batch_size], timeout, retry,
+                                 deadline, sleep)
+        outcomes.extend(results)
+        stop = next((o for o in results if o.kind in _ABORT_KINDS), None)
+        if stop is not None:
+            rest = points[start + batch_size:]
+            outcomes.extend(_failure(stop.kind, rest[i:i + batch_size], stop.status_code,
+                                     "not sent after: " + stop.message)
+                            for i in range(0, len(rest), batch_size))
+            break
+    return outcomes

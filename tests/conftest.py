@@ -1,0 +1,46 @@
+import uuid
+
+import pytest
+
+from servers import FakeApptuit, VictoriaMetrics, free_port
+
+ENV_VARS = ["APPTUIT_API_TOKEN", "APPTUIT_PY_TOKEN", "APPTUIT_API_ENDPOINT", "APPTUIT_TAGS",
+            "APPTUIT_PY_TAGS", "APPTUIT_TIMEOUT", "APPTUIT_DISABLED",
+            "APPTUIT_DISABLE_HOST_TAG", "APPTUIT_QUERY_ENDPOINT"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """No test sees the developer's own APPTUIT_* settings."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def vm(tmp_path_factory):
+    """A real VictoriaMetrics on loopback; fails (never skips) when it is not installed."""
+    try:
+        server = VictoriaMetrics(str(tmp_path_factory.mktemp("victoria-metrics")))
+    except FileNotFoundError as err:
+        pytest.fail(str(err), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake():
+    server = FakeApptuit()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def refused_endpoint():
+    """An endpoint on loopback where nothing listens."""
+    return "http://127.0.0.1:%d" % free_port()
+
+
+@pytest.fixture
+def uid():
+    """A name part unique to the test, so tests sharing one server never collide."""
+    return "t" + uuid.uuid4().hex[:10]

@@ -1,0 +1,190 @@
+"""Real servers for the tests: VictoriaMetrics and a small scripted Apptuit stand-in."""
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, List, Optional
+
+import requests
+
+VM_BINARY = "victoria-metrics"
+VM_MISSING = ("The end-to-end tests need VictoriaMetrics, and the '%s' binary is not on "
+              "PATH. Install it with `apt-get update && apt-get install -y victoria-metrics` "
+              "(Debian), or run the README's test command `bash tests/run.sh`, which does."
+              % VM_BINARY)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (OSError, requests.RequestException):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+class VictoriaMetrics:
+    """A VictoriaMetrics process on loopback with free ports and a temp data dir."""
+
+    def __init__(self, data_dir: str) -> None:
+        binary = shutil.which(VM_BINARY)
+        if binary is None:
+            raise FileNotFoundError(VM_MISSING)
+        self.query_port, self.put_port = free_port(), free_port()
+        self.log_path = os.path.join(data_dir, "vm.log")
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [binary, "-storageDataPath=" + os.path.join(data_dir, "data"),
+             "-httpListenAddr=127.0.0.1:%d" % self.query_port,
+             "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
+             "-search.latencyOffset=0s", "-loggerLevel=ERROR"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        _wait_for(lambda: requests.get(self.query_url + "/health", timeout=1).ok,
+                  "VictoriaMetrics /health (log: %s)" % self.log_path)
+        _wait_for(lambda: socket.create_connection(("127.0.0.1", self.put_port), 1).close()
+                  is None, "VictoriaMetrics OpenTSDB port")
+
+    @property
+    def put_endpoint(self) -> str:
+        return "http://127.0.0.1:%d" % self.put_port
+
+    @property
+    def query_url(self) -> str:
+        return "http://127.0.0.1:%d" % self.query_port
+
+    def flush(self) -> None:
+        requests.get(self.query_url + "/internal/force_flush", timeout=10).raise_for_status()
+
+    def export(self, selector: str) -> List[dict]:
+        """Every stored series matching a selector: {"metric", "values", "timestamps"}."""
+        self.flush()
+        response = requests.get(self.query_url + "/api/v1/export",
+                                params={"match[]": selector}, timeout=30)
+        response.raise_for_status()
+        return [json.loads(line) for line in response.text.splitlines() if line]
+
+    def series(self, selector: str) -> Dict[tuple, List[tuple]]:
+        """{(name, sorted label items): [(timestamp_seconds, value), ...]} for a selector."""
+        out = {}
+        for row in self.export(selector):
+            labels = dict(row["metric"])
+            name = labels.pop("__name__")
+            points = sorted(zip((t // 1000 for t in row["timestamps"]), row["values"]))
+            out[(name, tuple(sorted(labels.items())))] = points
+        return out
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+class Reply:
+    """One scripted answer of the fake server."""
+
+    def __init__(self, status: int = 204, body: object = b"", headers: Optional[dict] = None,
+                 delay: float = 0.0) -> None:
+        self.status, self.headers, self.delay = status, headers or {}, delay
+        self.body = json.dumps(body).encode() if isinstance(body, (dict, list)) else (
+            body.encode() if isinstance(body, str) else body)
+
+
+class FakeApptuit:
+    """An HTTP server on loopback answering from a script, recording every request.
+
+    ``replies`` is consumed in order; when empty, ``default`` answers. Each request
+    is recorded with its decoded JSON body (gzip and deflate undone).
+    """
+
+    def __init__(self) -> None:
+        self.replies: List[Reply] = []
+        self.default = Reply(204)
+        self.requests: List[dict] = []
+        self.arrived = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return "http://127.0.0.1:%d" % self._server.server_address[1]
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    def points(self) -> List[dict]:
+        return [p for r in self.requests if isinstance(r["json"], list) for p in r["json"]]
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> None:
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError("expected %d requests, got %d"
+                                     % (count, len(self.requests)))
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _record_and_reply(self, handler: BaseHTTPRequestHandler) -> Reply:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length)
+        encoding = handler.headers.get("Content-Encoding")
+        body = gzip.decompress(raw) if encoding == "gzip" else (
+            zlib.decompress(raw) if encoding == "deflate" else raw)
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        with self.arrived:
+            reply = self.replies.pop(0) if self.replies else self.default
+            self.requests.append({"method": handler.command, "path": handler.path,
+                                  "client_port": handler.client_address[1],
+                                  "headers": dict(handler.headers), "raw": raw,
+                                  "json": parsed, "at": time.monotonic()})
+            self.arrived.notify_all()
+        return reply
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                reply = fake._record_and_reply(self)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_POST = do_GET = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
