@@ -23,7 +23,7 @@ class Apptuit:
     ``compression`` ("gzip", "deflate" or None), ``timeout`` (seconds, default
     ``APPTUIT_TIMEOUT`` or 60), ``batch_size`` (points per request),
     ``query_endpoint`` (PromQL; default ``APPTUIT_QUERY_ENDPOINT`` or the API
-    endpoint), ``retry`` (a :class:`RetryPolicy` for backoff settings) and
+    endpoint), ``retry_policy`` (a :class:`RetryPolicy`: backoff settings) and
     ``verify`` (TLS verification, on by default).
     """
 
@@ -32,7 +32,8 @@ class Apptuit:
                  sanitize_mode: Optional[str] = "prometheus", *,
                  compression: Optional[str] = "gzip", timeout: Optional[float] = None,
                  batch_size: int = config.DEFAULT_BATCH_SIZE,
-                 query_endpoint: Optional[str] = None, retry: Optional[RetryPolicy] = None,
+                 query_endpoint: Optional[str] = None,
+                 retry_policy: Optional[RetryPolicy] = None,
                  verify: bool = True) -> None:
         self.disabled = config.env_flag(config.DISABLED)
         self.endpoint = config.read_endpoint(api_endpoint)
@@ -45,7 +46,7 @@ class Apptuit:
                 "variable %s" % (self.endpoint, config.TOKEN))
         self.token = token
         self.sanitize_mode = sanitize_mode
-        self._sanitize = get_sanitizer(sanitize_mode)
+        self.sanitize = get_sanitizer(sanitize_mode)
         if not global_tags and not ignore_environ_tags:
             global_tags = config.environ_tags()
         self._global_tags = dict(global_tags or {})
@@ -54,9 +55,9 @@ class Apptuit:
             raise ApptuitValueError("batch_size must be a positive integer, got %r"
                                     % (batch_size,))
         self.batch_size = batch_size
-        self.retry = retry or RetryPolicy()
+        self.retry_policy = retry_policy or RetryPolicy()
         self.verify = verify
-        self._transport = Transport(self.put_apiurl, token, check_compression(compression),
+        self.transport = Transport(self.put_apiurl, token, check_compression(compression),
                                     verify)
 
     def __repr__(self) -> str:
@@ -71,7 +72,7 @@ class Apptuit:
 
     def close(self) -> None:
         """Close pooled connections."""
-        self._transport.close()
+        self.transport.close()
 
     @property
     def put_apiurl(self) -> str:
@@ -125,14 +126,14 @@ class Apptuit:
         """(rendered head, description) of a series after merging and sanitizing."""
         merged = dict(self._global_tags)
         merged.update(tags or {})
-        return render_head(metric, merged, self._sanitize)
+        return render_head(metric, merged, self.sanitize)
 
     def _ship(self, points: List[str], timeout: Optional[float], retry_count: int) -> None:
         if not points:
             return
-        outcomes = deliver(self._transport, points, self.batch_size,
+        outcomes = deliver(self.transport, points, self.batch_size,
                            timeout if timeout is not None else self.timeout,
-                           self.retry.with_total(retry_count))
+                           self.retry_policy.with_total(retry_count))
         raise_for_outcomes(outcomes)
 
 

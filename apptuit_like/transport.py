@@ -43,6 +43,7 @@ class Outcome:
     errors: List = field(default_factory=list)
     message: str = ""
     retry_after: Optional[float] = None
+    elapsed: float = 0.0   # seconds spent on this batch, retries included
 
     @property
     def ok(self) -> bool:
@@ -146,10 +147,12 @@ class Transport:
         return [outcome]
 
     def _post_with_retries(self, points, timeout, retry, deadline, sleep) -> Outcome:
+        started = time.monotonic()
         body = compress(json_body(points), self.compression)
         attempt = 0
         while True:
             outcome = self._post_once(body, points, _bounded(timeout, deadline))
+            outcome.elapsed = time.monotonic() - started
             if not outcome.retryable or attempt >= retry.total:
                 return outcome
             wait = retry.delay(attempt, outcome.retry_after)

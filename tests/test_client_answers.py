@@ -23,7 +23,7 @@ def points(count, name="m", start=1700000000):
 
 
 def client_for(fake, **kwargs):
-    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("retry_policy", FAST)
     return Apptuit(token=TOKEN, api_endpoint=fake.endpoint, **kwargs)
 
 
@@ -46,7 +46,7 @@ def test_wire_format_headers_and_one_connection(fake):
 
 def test_deflate_none_and_path_prefix(fake):
     Apptuit(api_endpoint=fake.endpoint + "/insert/0/opentsdb/", compression="deflate",
-            retry=FAST).send(points(1))
+            retry_policy=FAST).send(points(1))
     Apptuit(api_endpoint=fake.endpoint, compression=None).send(points(1))
     deflated, plain = fake.requests
     assert deflated["path"] == "/insert/0/opentsdb/api/put?details"
@@ -153,7 +153,7 @@ def test_answer_slower_than_timeout_raises_timeout(fake):
 
 
 def test_refused_connection_raises_connection_error(refused_endpoint):
-    client = Apptuit(api_endpoint=refused_endpoint, retry=FAST)
+    client = Apptuit(api_endpoint=refused_endpoint, retry_policy=FAST)
     with pytest.raises(ApptuitConnectionError) as info:
         client.send(points(3), retry_count=2)
     err = info.value
@@ -212,7 +212,7 @@ def test_token_never_in_repr_logs_or_errors(fake, caplog):
     fake.default = Reply(503, "down")
     with pytest.raises(ApptuitSendException) as info:
         client.send(points(1), retry_count=2)
-    texts = [repr(client), repr(client._transport), str(info.value), repr(info.value),
+    texts = [repr(client), repr(client.transport), str(info.value), repr(info.value),
              caplog.text]
     assert caplog.records, "retries are logged at debug level"
     assert all(TOKEN not in text for text in texts)

@@ -1,0 +1,44 @@
+"""A bounded, oldest-first store of rendered points that could not be delivered."""
+import threading
+from collections import deque
+from typing import List, Sequence
+
+
+class OutageBuffer:
+    """Keeps at most ``max_points`` points; past that the oldest are dropped.
+
+    >>> buffer = OutageBuffer(3)
+    >>> buffer.add(["a", "b"]), buffer.add(["c", "d"])
+    (0, 1)
+    >>> buffer.drain(), len(buffer)
+    (['b', 'c', 'd'], 0)
+    """
+
+    def __init__(self, max_points: int) -> None:
+        if not isinstance(max_points, int) or max_points < 0:
+            raise ValueError("max_buffered_points must be a non-negative integer, got %r"
+                             % (max_points,))
+        self.max_points = max_points
+        self._points: deque = deque(maxlen=max_points)
+        self._lock = threading.Lock()
+
+    def add(self, points: Sequence[str]) -> int:
+        """Keep ``points`` after those already kept; return how many were dropped."""
+        with self._lock:
+            dropped = max(0, len(self._points) + len(points) - self.max_points)
+            self._points.extend(points)
+        return dropped
+
+    def drain(self) -> List[str]:
+        """Everything kept, oldest first, leaving the buffer empty."""
+        with self._lock:
+            points = list(self._points)
+            self._points.clear()
+        return points
+
+    def clear(self) -> None:
+        with self._lock:
+            self._points.clear()
+
+    def __len__(self) -> int:
+        return len(self._points)

@@ -1,0 +1,310 @@
+"""ApptuitReporter: drains a pyformance registry on a daemon thread.
+
+Every ``reporting_interval`` seconds, at a fixed rate, the reporter renders each
+registry metric as points (``apptuit_like.collect``), puts any points kept from
+an outage first, sends them in batches through the client's transport, and
+hands each failed batch to the error handler. Nothing raises on that thread.
+"""
+import atexit
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, List, Optional
+
+from pyformance import MetricsRegistry
+from pyformance.reporters.reporter import Reporter
+
+from .. import config
+from ..client import Apptuit
+from ..collect import Collector
+from ..errors import ApptuitSendException, ApptuitValueError
+from ..outage_buffer import OutageBuffer
+from ..retry import RetryPolicy
+from ..transport import Outcome, deliver
+from .process_metrics import ProcessMetrics
+
+log = logging.getLogger("apptuit_like")
+
+NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
+NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"
+NUMBER_OF_FAILED_POINTS = "apptuit.reporter.send.failed"
+API_CALL_TIMER = "apptuit.reporter.send.time"
+NUMBER_OF_INVALID_POINTS = "apptuit.reporter.points.invalid"
+NUMBER_OF_BUFFERED_POINTS = "apptuit.reporter.points.buffered"
+NUMBER_OF_DROPPED_POINTS = "apptuit.reporter.points.dropped"
+DEFAULT_MAX_BUFFERED_POINTS = 100000
+_WARN_EVERY = 60.0   # seconds between warnings of the default error handler
+
+ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
+
+
+class _RateLimitedWarning:
+    """Logs at most one warning per period, then says how many it held back."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._next = 0.0
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str, *args: Any) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                self._held += 1
+                return
+            held, self._held, self._next = self._held, 0, now + self.period
+        suffix = " (%d similar warnings suppressed)" % held if held else ""
+        log.warning(message + suffix, *args)
+
+
+_warn = _RateLimitedWarning(_WARN_EVERY)
+
+
+def default_error_handler(status_code: Optional[int], successful: int, failed: int,
+                          errors: List[Any]) -> None:
+    """Log a warning to the ``apptuit_like`` logger, at most once a minute."""
+    first = errors[0] if errors else None
+    detail = first.get("error") if isinstance(first, dict) else first
+    _warn("ApptuitReporter: %d of %d points failed (HTTP status %s): %s",
+          failed, successful + failed, status_code, detail)
+
+
+class ApptuitReporter(Reporter):
+    """Reports a pyformance ``MetricsRegistry`` to Apptuit or an OpenTSDB-style TSDB.
+
+    Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
+    as keyword arguments: ``batch_size``, ``timeout`` (HTTP timeout, and the bound
+    on the final report of ``stop()``), ``max_buffered_points`` (points kept
+    through an outage), ``compression``, ``retry_policy`` and ``verify``.
+
+    Example::
+
+        registry = MetricsRegistry()
+        reporter = ApptuitReporter(registry=registry, reporting_interval=10,
+                                   api_endpoint="http://127.0.0.1:4242",
+                                   tags={"service": "orders"})
+        reporter.start()
+        registry.counter(encode_metric("orders", {"city": "ber"})).inc()
+        reporter.stop()   # sends a final report
+    """
+
+    def __init__(self, registry: Optional[MetricsRegistry] = None,
+                 reporting_interval: float = 10, token: Optional[str] = None,
+                 api_endpoint: Optional[str] = None, prefix: str = "",
+                 tags: Optional[Dict[str, Any]] = None,
+                 error_handler: Optional[ErrorHandler] = default_error_handler,
+                 disable_host_tag: Optional[bool] = None,
+                 collect_process_metrics: bool = False,
+                 sanitize_mode: Optional[str] = "prometheus", retry_count: int = 0, *,
+                 retry: Optional[int] = None, batch_size: int = config.DEFAULT_BATCH_SIZE,
+                 timeout: Optional[float] = None,
+                 max_buffered_points: int = DEFAULT_MAX_BUFFERED_POINTS,
+                 compression: Optional[str] = "gzip",
+                 retry_policy: Optional[RetryPolicy] = None, verify: bool = True) -> None:
+        super().__init__(registry=registry, reporting_interval=reporting_interval)
+        if not reporting_interval > 0:
+            raise ApptuitValueError("reporting_interval must be positive, got %r"
+                                    % (reporting_interval,))
+        self.client = Apptuit(token, api_endpoint, None, True, sanitize_mode,
+                              compression=compression, timeout=timeout,
+                              batch_size=batch_size, retry_policy=retry_policy, verify=verify)
+        self.retry_policy = self.client.retry_policy.with_total(
+            retry if retry is not None else retry_count)
+        self.retry_count = self.retry_policy.total
+        self.prefix = prefix or ""
+        self.tags = _reporter_tags(tags, disable_host_tag)
+        self.error_handler = error_handler
+        self.max_buffered_points = max_buffered_points
+        self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
+        self._meta_metrics_registry = MetricsRegistry()
+        self._collector = Collector(self.prefix, self.tags, self.client.sanitize)
+        self._meta_collector = Collector(self.prefix, self.tags, self.client.sanitize)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Locks, buffer and thread: fresh at creation and in a forked child."""
+        self._buffer = OutageBuffer(self.max_buffered_points)
+        self._report_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._stop_timeout: Optional[float] = None
+
+    def create_thread(self) -> None:
+        """pyformance's hook; the thread is made by :meth:`start` instead."""
+        self._loop_thread = None
+
+    def __repr__(self) -> str:
+        return "ApptuitReporter(api_endpoint=%r, reporting_interval=%r, running=%s)" % (
+            self.client.endpoint, self.reporting_interval, self.is_running)
+
+    @property
+    def is_running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def start(self) -> bool:
+        """Start reporting on a daemon thread; False when already running."""
+        with self._state_lock:
+            if self.is_running:
+                return False
+            self._stop_event = threading.Event()
+            self._thread = threading.Thread(target=self._loop, daemon=True,
+                                            name="apptuit-reporter-%x" % id(self))
+            self._thread.start()
+        _track(self)
+        return True
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Wake the thread, send a final report bounded by ``timeout`` and join it."""
+        with self._state_lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._stop_timeout = self.client.timeout if timeout is None else timeout
+            self._stop_event.set()
+        _untrack(self)
+        if thread is not threading.current_thread():
+            thread.join(self._stop_timeout + 1.0)
+
+    def _loop(self) -> None:
+        interval = self.reporting_interval
+        next_due = time.monotonic() + interval
+        stop = self._stop_event
+        while not stop.wait(max(0.0, next_due - time.monotonic())):
+            self._cycle(sleep=stop.wait)
+            now = time.monotonic()
+            next_due += interval
+            if next_due <= now:   # a cycle overran: skip the missed slots, keep the phase
+                next_due += interval * ((now - next_due) // interval + 1)
+        deadline = time.monotonic() + (self._stop_timeout or 0.0)
+        self._cycle(deadline=deadline, retry=self.retry_policy.with_total(0))
+
+    def _cycle(self, **send_options: Any) -> None:
+        try:
+            self._report(self.registry, None, **send_options)
+        except Exception:   # the reporter thread must never die
+            log.exception("ApptuitReporter: report cycle failed")
+
+    def report_now(self, registry: Optional[MetricsRegistry] = None,
+                   timestamp: Optional[float] = None) -> None:
+        """Report synchronously; raise ApptuitSendException when points failed."""
+        success, failed, errors, status = self._report(registry or self.registry, timestamp)
+        if failed:
+            raise ApptuitSendException("Failed to send %d out of %d points"
+                                       % (failed, success + failed),
+                                       status, success, failed, errors)
+
+    def _report(self, registry: Any, timestamp: Optional[float],
+                deadline: Optional[float] = None, retry: Optional[RetryPolicy] = None,
+                sleep: Callable[[float], Any] = time.sleep) -> tuple:
+        with self._report_lock:
+            points = self._collect(registry, int(timestamp or time.time()))
+            if self.client.disabled or not points:
+                return 0, 0, [], None
+            outcomes = deliver(self.client.transport, points, self.client.batch_size,
+                               self.client.timeout, retry or self.retry_policy,
+                               deadline, sleep)
+            return self._handle(outcomes)
+
+    def _collect(self, registry: Any, timestamp: int) -> List[str]:
+        meta, _ = self._meta_collector.collect(self._meta_metrics_registry, timestamp)
+        points, invalid = self._collector.collect(registry, timestamp)
+        if self.process_metrics is not None:
+            rows, bad = self._collector.render_rows(self.process_metrics.collect(), timestamp)
+            points += rows
+            invalid += bad
+        self._count(NUMBER_OF_INVALID_POINTS, invalid)
+        return self._buffer.drain() + points + meta
+
+    def _handle(self, outcomes: List[Outcome]) -> tuple:
+        success = failed = 0
+        errors: List[Any] = []
+        status = None
+        timer = self._meta_metrics_registry.timer(API_CALL_TIMER)
+        for outcome in outcomes:
+            success += outcome.success
+            failed += outcome.failed
+            if outcome.elapsed:
+                timer._update(outcome.elapsed)
+            if outcome.ok:
+                continue
+            errors += outcome.errors
+            status = status or outcome.status_code
+            if outcome.retryable and self.max_buffered_points:
+                self._count(NUMBER_OF_DROPPED_POINTS, self._buffer.add(outcome.points))
+                self._count(NUMBER_OF_BUFFERED_POINTS, len(outcome.points))
+            self._call_error_handler(outcome)
+        self._count(NUMBER_OF_TOTAL_POINTS, success + failed)
+        self._count(NUMBER_OF_SUCCESSFUL_POINTS, success)
+        self._count(NUMBER_OF_FAILED_POINTS, failed)
+        return success, failed, errors, status
+
+    def _call_error_handler(self, outcome: Outcome) -> None:
+        if self.error_handler is None:
+            return
+        try:
+            self.error_handler(outcome.status_code, outcome.success, outcome.failed,
+                               outcome.errors)
+        except Exception:
+            log.exception("ApptuitReporter: the error handler raised")
+
+    def _count(self, name: str, value: int) -> None:
+        self._meta_metrics_registry.counter(name).inc(value)
+
+    def _after_fork_in_child(self) -> None:
+        was_running = self._thread is not None
+        self._reset_state()
+        self.client.transport.reset()
+        if was_running:
+            self.start()
+
+
+def _reporter_tags(tags: Optional[Dict[str, Any]],
+                   disable_host_tag: Optional[bool]) -> Dict[str, str]:
+    """APPTUIT_TAGS, overridden by the reporter's tags, plus ``host`` unless disabled."""
+    merged: Dict[str, Any] = config.environ_tags()
+    merged.update(tags or {})
+    if disable_host_tag is None:
+        disable_host_tag = config.env_flag(config.DISABLE_HOST_TAG)
+    if not disable_host_tag and merged.get("host") is None:
+        merged["host"] = socket.gethostname()
+    return merged
+
+
+# Started reporters: flushed at interpreter exit, restarted in forked children.
+_running: "weakref.WeakSet[ApptuitReporter]" = weakref.WeakSet()
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+
+
+def _track(reporter: ApptuitReporter) -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        _running.add(reporter)
+        if not _hooks_installed:
+            atexit.register(_stop_all)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_restart_in_child)
+            _hooks_installed = True
+
+
+def _untrack(reporter: ApptuitReporter) -> None:
+    with _hooks_lock:
+        _running.discard(reporter)
+
+
+def _stop_all() -> None:
+    for reporter in list(_running):
+        reporter.stop()
+
+
+def _restart_in_child() -> None:
+    global _hooks_lock
+    _hooks_lock = threading.Lock()   # it may have been held by another parent thread
+    for reporter in list(_running):
+        reporter._after_fork_in_child()
