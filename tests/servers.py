@@ -75,7 +75,8 @@ class VictoriaMetrics:
         """Every stored series matching a selector: {"metric", "values", "timestamps"}."""
         self.flush()
         response = requests.get(self.query_url + "/api/v1/export",
-                                params={"match[]": selector}, timeout=30)
+                                params={"match[]": selector, "end": int(time.time()) + 60},
+                                timeout=30)
         response.raise_for_status()
         return [json.loads(line) for line in response.text.splitlines() if line]
 
@@ -116,12 +117,12 @@ class FakeApptuit:
     is recorded with its decoded JSON body (gzip and deflate undone).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.replies: List[Reply] = []
         self.default = Reply(204)
         self.requests: List[dict] = []
         self.arrived = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)

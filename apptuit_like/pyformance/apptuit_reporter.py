@@ -172,21 +172,28 @@ class ApptuitReporter(Reporter):
             thread.join(self._stop_timeout + 1.0)
 
     def _loop(self) -> None:
+        # Cycles run at start + k * interval and are stamped with that nominal time,
+        # so they never drift and, for intervals of a second or more, never collide.
         interval = self.reporting_interval
-        next_due = time.monotonic() + interval
+        wall_start, start = time.time(), time.monotonic()
+        next_due = start + interval
+        last_stamp = 0.0
         stop = self._stop_event
         while not stop.wait(max(0.0, next_due - time.monotonic())):
-            self._cycle(sleep=stop.wait)
+            last_stamp = wall_start + (next_due - start)
+            self._cycle(last_stamp, sleep=stop.wait)
             now = time.monotonic()
             next_due += interval
             if next_due <= now:   # a cycle overran: skip the missed slots, keep the phase
                 next_due += interval * ((now - next_due) // interval + 1)
+        # The final report must not share a timestamp with the previous one.
+        final = max(time.time(), int(last_stamp) + 1)
         deadline = time.monotonic() + (self._stop_timeout or 0.0)
-        self._cycle(deadline=deadline, retry=self.retry_policy.with_total(0))
+        self._cycle(final, deadline=deadline, retry=self.retry_policy.with_total(0))
 
-    def _cycle(self, **send_options: Any) -> None:
+    def _cycle(self, timestamp: Optional[float], **send_options: Any) -> None:
         try:
-            self._report(self.registry, None, **send_options)
+            self._report(self.registry, timestamp, **send_options)
         except Exception:   # the reporter thread must never die
             log.exception("ApptuitReporter: report cycle failed")
 

@@ -1,0 +1,247 @@
+"""Reporter outcomes against scripted answers: handler, buffer, meta counts, loop."""
+import logging
+import socket
+import threading
+import time
+
+import pytest
+from pyformance import MetricsRegistry
+from pyformance.meters import CallbackGauge
+
+from apptuit_like import ApptuitSendException, RetryPolicy
+from apptuit_like.pyformance import ApptuitReporter, default_error_handler
+from apptuit_like.pyformance import apptuit_reporter as reporter_module
+from servers import FakeApptuit, Reply, free_port
+
+FAST = RetryPolicy(backoff_factor=0.01, backoff_max=0.02)
+
+
+class Handler:
+    """An error handler that records calls and lets tests wait for them."""
+
+    def __init__(self):
+        self.calls = []
+        self.changed = threading.Condition()
+
+    def __call__(self, status_code, successful, failed, errors):
+        with self.changed:
+            self.calls.append((status_code, successful, failed, errors))
+            self.changed.notify_all()
+
+    def wait_for(self, count, timeout=15):
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.calls) >= count, timeout), \
+                "handler called %d times, expected %d" % (len(self.calls), count)
+
+
+def make(endpoint, registry=None, **kwargs):
+    kwargs.setdefault("retry_policy", FAST)
+    return ApptuitReporter(registry=registry or MetricsRegistry(), api_endpoint=endpoint,
+                           tags={"svc": "test"}, **kwargs)
+
+
+def meta(reporter, name):
+    return reporter._meta_metrics_registry.counter("apptuit.reporter." + name).get_count()
+
+
+def test_refused_connection_reaches_the_error_handler(refused_endpoint):
+    handler = Handler()
+    reporter = make(refused_endpoint, error_handler=handler)
+    reporter.registry.counter("c").inc()
+    with pytest.raises(ApptuitSendException) as info:
+        reporter.report_now()
+    (status, successful, failed, errors), = handler.calls
+    assert status is None and successful == 0 and failed == 1
+    assert "refused" in errors[0]["error"].lower()
+    assert info.value.failed == 1 and info.value.status_code is None
+
+
+def test_timeout_reaches_the_error_handler(fake):
+    fake.default = Reply(204, delay=1.0)
+    handler = Handler()
+    reporter = make(fake.endpoint, error_handler=handler, timeout=0.2)
+    reporter.registry.counter("c").inc()
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    (status, _, failed, errors), = handler.calls
+    assert status is None and failed == 1 and "timed out" in errors[0]["error"]
+
+
+def test_400_calls_handler_with_details_and_keeps_nothing(fake):
+    details = {"success": 1, "failed": 1, "errors": [{"datapoint": "c", "error": "bad"}]}
+    fake.script(Reply(400, details))
+    handler = Handler()
+    reporter = make(fake.endpoint, error_handler=handler)
+    reporter.registry.counter("a").inc()
+    reporter.registry.counter("b").inc()
+    with pytest.raises(ApptuitSendException) as info:
+        reporter.report_now()
+    assert handler.calls == [(400, 1, 1, details["errors"])]
+    assert (info.value.success, info.value.failed) == (1, 1)
+    assert len(reporter._buffer) == 0
+    reporter.report_now()
+    resent = [p["metric"] for p in fake.requests[1]["json"]
+              if not p["metric"].startswith("apptuit_reporter")]
+    assert resent == ["a_count", "b_count"], "no old points, only new ones (and meta)"
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_other_4xx_keep_nothing(fake, status):
+    fake.script(Reply(status))
+    handler = Handler()
+    reporter = make(fake.endpoint, error_handler=handler)
+    reporter.registry.counter("a").inc()
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    assert handler.calls[0][0] == status and len(reporter._buffer) == 0
+
+
+def test_one_handler_call_per_failed_batch(fake):
+    fake.default = Reply(503)
+    handler = Handler()
+    reporter = make(fake.endpoint, error_handler=handler, batch_size=2)
+    for i in range(5):
+        reporter.registry.counter("c%d" % i).inc()
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    assert [call[:3] for call in handler.calls] == [(503, 0, 2), (503, 0, 2), (503, 0, 1)]
+    assert len(fake.requests) == 1, "the server is down: the other batches wait"
+    assert len(reporter._buffer) == 5
+
+
+def test_buffer_keeps_newest_and_counts_drops(refused_endpoint):
+    reporter = make(refused_endpoint, error_handler=None, max_buffered_points=3)
+    for i in range(2):
+        reporter.registry.counter("c%d" % i).inc()
+    for timestamp in (1700000000, 1700000010):
+        with pytest.raises(ApptuitSendException):
+            reporter.report_now(timestamp=timestamp)
+    kept = reporter._buffer.drain()
+    assert len(kept) == 3 and all("1700000010" in p for p in kept)
+    failed = meta(reporter, "send.failed")
+    assert meta(reporter, "points.buffered") == failed > 4
+    # cycle 1 kept its 2 points; cycle 2 re-sent them with its own and kept the newest 3
+    assert meta(reporter, "points.dropped") == (failed - 2) - 3
+
+
+def test_outage_then_recovery_delivers_every_cycle_in_order():
+    port = free_port()
+    handler = Handler()
+    registry = MetricsRegistry()
+    counter = registry.counter("ticks")
+    reporter = make("http://127.0.0.1:%d" % port, registry, error_handler=handler,
+                    reporting_interval=1.0)
+    registry.add("tick", CallbackGauge(lambda: counter.inc() or counter.get_count()))
+    reporter.start()
+    handler.wait_for(3)   # three cycles against a refused connection
+    server = FakeApptuit(port)
+    try:
+        server.wait_for_requests(2)
+        reporter.stop()
+        stamps = [p["timestamp"] for p in server.points() if p["metric"] == "tick_value"]
+        values = [p["value"] for p in server.points() if p["metric"] == "tick_value"]
+    finally:
+        server.stop()
+    cycles = counter.get_count()
+    assert cycles >= 5
+    assert values == list(range(1, cycles + 1)), "every cycle once, oldest first"
+    assert stamps == sorted(set(stamps)) and len(stamps) == cycles
+    assert all(b - a == 1 for a, b in zip(stamps, stamps[1:-1]))
+    assert all(call[0] is None for call in handler.calls)
+
+
+def test_handler_errors_and_broken_metrics_never_kill_the_thread(fake):
+    calls = []
+
+    def bad_handler(*args):
+        calls.append(args)
+        raise RuntimeError("handler bug")
+
+    class BrokenCounter:
+        def get_count(self):
+            raise RuntimeError("metric bug")
+
+    registry = MetricsRegistry()
+    registry._counters["broken"] = BrokenCounter()
+    registry.counter("ok").inc()
+    fake.script(Reply(500))
+    reporter = make(fake.endpoint, registry, error_handler=bad_handler,
+                    reporting_interval=0.1)
+    reporter.start()
+    fake.wait_for_requests(3)
+    assert reporter.is_running
+    reporter.stop()
+    assert len(calls) == 1
+    assert any(p["metric"] == "ok_count" for p in fake.points())
+
+
+def test_thread_is_named_daemon_and_start_is_idempotent(fake):
+    reporter = make(fake.endpoint, reporting_interval=3600)
+    assert reporter.start() is True and reporter.start() is False
+    threads = [t for t in threading.enumerate() if t.name.startswith("apptuit-reporter")]
+    assert len(threads) == 1 and threads[0].daemon
+    reporter.stop()
+    assert not threads[0].is_alive()
+
+
+def test_fixed_rate_does_not_drift_with_send_time(fake):
+    fake.default = Reply(204, delay=0.15)
+    reporter = make(fake.endpoint, reporting_interval=0.5)
+    reporter.registry.counter("c").inc()
+    reporter.start()
+    fake.wait_for_requests(4)
+    reporter.stop()
+    arrivals = [r["at"] for r in fake.requests[:4]]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert all(abs(gap - 0.5) < 0.1 for gap in gaps), gaps
+
+
+def test_tags_precedence_and_host_tag(fake, monkeypatch):
+    monkeypatch.setenv("APPTUIT_TAGS", "env: staging, team: core, svc: env")
+    registry = MetricsRegistry()
+    registry.counter('c{"team": "metric"}').inc()
+    reporter = make(fake.endpoint, registry)
+    reporter.report_now()
+    tags = fake.points()[0]["tags"]
+    assert tags == {"env": "staging", "team": "metric", "svc": "test",
+                    "host": socket.gethostname()}
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_host_tag_can_be_disabled(fake, monkeypatch, how):
+    if how == "environment":
+        monkeypatch.setenv("APPTUIT_DISABLE_HOST_TAG", "True")
+    reporter = make(fake.endpoint, disable_host_tag=True if how == "argument" else None)
+    assert "host" not in reporter.tags
+
+
+def test_given_host_tag_is_kept(fake):
+    reporter = ApptuitReporter(api_endpoint=fake.endpoint, tags={"host": "web-1"})
+    assert reporter.tags["host"] == "web-1"
+
+
+def test_retry_alias_and_retries(fake):
+    fake.script(Reply(503), Reply(503))
+    reporter = make(fake.endpoint, retry=2)
+    assert reporter.retry_count == 2
+    reporter.registry.counter("c").inc()
+    reporter.report_now()
+    assert len(fake.requests) == 3
+
+
+def test_default_error_handler_is_rate_limited(caplog, monkeypatch):
+    monkeypatch.setattr(reporter_module, "_warn", reporter_module._RateLimitedWarning(3600))
+    caplog.set_level(logging.WARNING, logger="apptuit_like")
+    for _ in range(5):
+        default_error_handler(None, 0, 3, [{"datapoint": None, "error": "refused"}])
+    assert len(caplog.records) == 1
+    assert "3 of 3 points failed" in caplog.text and "refused" in caplog.text
+
+
+def test_no_error_handler_is_silent(refused_endpoint, caplog):
+    caplog.set_level(logging.WARNING, logger="apptuit_like")
+    reporter = make(refused_endpoint, error_handler=None)
+    reporter.registry.counter("c").inc()
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    assert caplog.records == []
