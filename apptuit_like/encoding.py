@@ -7,7 +7,7 @@ point is then ``head + value + tail``: no per-point dicts, no json.dumps, and a
 body is a single join. Buffers hold the same strings, so a point keeps its
 timestamp through retries and outages.
 """
-import gzip
+import gzip  # noqa: F401  (doctest)
 import json
 import numbers
 import zlib
@@ -16,6 +16,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from .errors import ApptuitValueError
 
 COMPRESSIONS = ("gzip", "deflate", None)
+_SLICE = 2048   # points per compressed slice
 _MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds or worse
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
@@ -75,18 +76,34 @@ def check_point(describe: str, timestamp: Any, value: Any) -> Tuple[str, str]:
 
 
 def json_body(points: Sequence[str]) -> bytes:
-    """The JSON array of rendered points, UTF-8 encoded."""
+    """The JSON array of rendered points, UTF-8 encoded.
+
+    >>> json_body(['{"a":1}', '{"b":2}'])
+    b'[{"a":1},{"b":2}]'
+    """
     return ("[" + ",".join(points) + "]").encode("utf-8")
 
 
-def compress(body: bytes, method: Optional[str]) -> bytes:
-    """Compress for the given Content-Encoding. Level 1: JSON of points compresses
-    ~6x there already, and the reporter's CPU budget matters more than bytes."""
-    if method == "gzip":
-        return gzip.compress(body, compresslevel=1, mtime=0)
-    if method == "deflate":
-        return zlib.compress(body, 1)
-    return body
+def encode_body(points: Sequence[str], method: Optional[str]) -> bytes:
+    """The request body for ``points``: JSON, compressed for the Content-Encoding.
+
+    Compression streams slices of the array, so no multi-megabyte intermediate
+    string is built. Level 1: point JSON still shrinks ~20x there, and the
+    reporter's CPU budget matters more than bytes on the wire.
+
+    >>> gzip.decompress(encode_body(['{"a":1}', '{"b":2}'], "gzip"))
+    b'[{"a":1},{"b":2}]'
+    """
+    if method is None:
+        return json_body(points)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31 if method == "gzip" else 15)
+    parts = [compressor.compress(b"[")]
+    for start in range(0, len(points), _SLICE):
+        text = ",".join(points[start:start + _SLICE])
+        parts.append(compressor.compress((("," if start else "") + text).encode("utf-8")))
+    parts.append(compressor.compress(b"]"))
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 def check_compression(method: Optional[str]) -> Optional[str]:

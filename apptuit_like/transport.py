@@ -13,7 +13,7 @@ from typing import Callable, List, Optional, Sequence
 import requests
 
 from . import __version__
-from .encoding import compress, json_body
+from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout)
 from .retry import RetryPolicy, parse_retry_after
@@ -148,7 +148,7 @@ class Transport:
 
     def _post_with_retries(self, points, timeout, retry, deadline, sleep) -> Outcome:
         started = time.monotonic()
-        body = compress(json_body(points), self.compression)
+        body = encode_body(points, self.compression)
         attempt = 0
         while True:
             outcome = self._post_once(body, points, _bounded(timeout, deadline))
