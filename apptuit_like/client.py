@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 from . import config
 from .encoding import (check_compression, check_point, series_head, tags_json,
                        timestamp_tail)
-from .errors import ApptuitSendException, ApptuitValueError
+from .errors import ApptuitValueError
 from .retry import RetryPolicy
 from .sanitize import get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries

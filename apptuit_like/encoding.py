@@ -7,7 +7,7 @@ point is then ``head + value + tail``: no per-point dicts, no json.dumps, and a
 body is a single join. Buffers hold the same strings, so a point keeps its
 timestamp through retries and outages.
 """
-import gzip  # noqa: F401  (doctest)
+import gzip  # noqa: F401  (used by the doctests)
 import json
 import numbers
 import zlib

@@ -2,7 +2,6 @@
 import logging
 import socket
 import threading
-import time
 
 import pytest
 from pyformance import MetricsRegistry

@@ -1,6 +1,5 @@
 """The reporter against a real VictoriaMetrics."""
 import os
-import queue
 import signal
 import subprocess
 import sys
