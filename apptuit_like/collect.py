@@ -60,8 +60,6 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def _quantiles(values: Sequence[float]) -> Tuple:
     """Median, 75th, 95th, 99th and 99.9th percentiles of sorted ``values``."""
-    if not values:
-        return (0, 0, 0, 0, 0)
     return (percentile(values, 0.5), percentile(values, 0.75), percentile(values, 0.95),
             percentile(values, 0.99), percentile(values, 0.999))
 

@@ -36,9 +36,5 @@ class OutageBuffer:
             self._points.clear()
         return points
 
-    def clear(self) -> None:
-        with self._lock:
-            self._points.clear()
-
     def __len__(self) -> int:
         return len(self._points)

@@ -236,7 +236,7 @@ class ApptuitReporter(Reporter):
         for outcome in outcomes:
             success += outcome.success
             failed += outcome.failed
-            if outcome.elapsed:
+            if outcome.elapsed:   # pyformance has no public "record this duration"
                 timer._update(outcome.elapsed)
             if outcome.ok:
                 continue
