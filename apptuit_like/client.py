@@ -4,12 +4,15 @@
 >>> client
 Apptuit(api_endpoint='http://127.0.0.1:4242', token=None)
 """
-from typing import Dict, Iterable, List, Optional, Sequence
+import time
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import config
 from .encoding import (check_compression, check_point, series_head, tags_json,
                        timestamp_tail)
 from .errors import ApptuitValueError
+from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
+                    query_range)
 from .retry import RetryPolicy
 from .sanitize import get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
@@ -121,6 +124,52 @@ class Apptuit:
                 ts_text, value_text = check_point(describe, timestamp, value)
                 points.append(head + value_text + timestamp_tail(ts_text))
         self._ship(points, timeout, retry_count)
+
+    def query(self, query_str: str, start: Moment, end: Optional[Moment] = None,
+              retry_count: int = 0, timeout: float = 180) -> Optional[QueryResult]:
+        """Run an Apptuit QL query over ``[start, end]`` (Unix seconds or datetimes).
+
+        Returns None when the answer has no outputs. Outputs are found by position
+        or by id; each has ``.series`` and ``.to_df()``::
+
+            result = client.query("cpu = fetch('proc.cpu.percent'); output(cpu)",
+                                  start=time.time() - 3600)
+            frame = result["cpu"].to_df()    # or result[0].to_df()
+
+        Connection errors, timeouts, 429 and 5xx are retried ``retry_count``
+        times; an error answer raises :class:`ApptuitQueryError` with the
+        server's message.
+        """
+        start, end = query_range(start, end)
+        params = {"start": start, "q": query_str}
+        if end is not None:
+            params["end"] = end
+        body = self._get(self.endpoint + "/api/query", params, timeout, retry_count)
+        return parse_apptuit(body, start, end)
+
+    def query_promql(self, expr: str, start: Moment, end: Optional[Moment] = None,
+                     step: Union[int, float, str] = 60, retry_count: int = 0,
+                     timeout: float = 180) -> QueryResult:
+        """Run a PromQL range query at ``query_endpoint``; ``end`` defaults to now.
+
+        ``step`` is seconds or a duration such as ``"1m"``. The result has one
+        output, whose id is ``expr``; each series is named by ``__name__`` and
+        tagged with the other labels::
+
+            result = client.query_promql('sum by (city) (order_count)',
+                                         start=time.time() - 3600, step="1m")
+            frame = result[0].to_df()
+        """
+        start, end = query_range(start, time.time() if end is None else end)
+        params = {"query": expr, "start": start, "end": end, "step": check_step(step)}
+        body = self._get(self.query_endpoint + "/api/v1/query_range", params, timeout,
+                         retry_count)
+        return parse_promql(body, expr, start, end)
+
+    def _get(self, url: str, params: dict, timeout: float, retry_count: int) -> bytes:
+        outcome = self.transport.get(url, params, timeout,
+                                     self.retry_policy.with_total(retry_count))
+        return answer_body(outcome)
 
     def series_head(self, metric: str, tags: Optional[Tags]) -> tuple:
         """(rendered head, description) of a series after merging and sanitizing."""

@@ -77,3 +77,25 @@ class ApptuitConnectionError(ApptuitSendException, requests.exceptions.Connectio
 
 class ApptuitTimeout(ApptuitSendException, requests.exceptions.Timeout):
     """The server did not answer within the timeout, after every retry."""
+
+
+class ApptuitQueryError(ApptuitException):
+    """A query that got no usable answer.
+
+    ``status_code`` is the HTTP status (None when no answer came) and
+    ``error_type`` the server's error class when it gave one (PromQL ``errorType``).
+    """
+
+    def __init__(self, msg: Any = "", status_code: Optional[int] = None,
+                 error_type: Optional[str] = None) -> None:
+        super().__init__(msg)
+        self.status_code = status_code
+        self.error_type = error_type
+
+
+class ApptuitQueryConnectionError(ApptuitQueryError, requests.exceptions.ConnectionError):
+    """No connection could be made to the query endpoint, after every retry."""
+
+
+class ApptuitQueryTimeout(ApptuitQueryError, requests.exceptions.Timeout):
+    """The query endpoint did not answer within the timeout, after every retry."""

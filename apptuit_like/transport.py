@@ -1,8 +1,9 @@
-"""HTTP delivery of rendered points: one session, compression, retries, outcomes.
+"""HTTP delivery of rendered points and queries: one session, retries, outcomes.
 
-``Transport.post`` turns a batch into one or more :class:`Outcome` objects and never
-raises for anything the server or the network does; the client turns failed
-outcomes into exceptions, the reporter into error-handler calls and buffering.
+``Transport.post`` turns a batch into one or more :class:`Outcome` objects and
+``Transport.get`` a query into one; neither raises for anything the server or the
+network does. The client turns failed outcomes into exceptions, the reporter into
+error-handler calls and buffering.
 """
 import logging
 import platform
@@ -44,6 +45,7 @@ class Outcome:
     message: str = ""
     retry_after: Optional[float] = None
     elapsed: float = 0.0   # seconds spent on this batch, retries included
+    body: bytes = b""      # the answer to a GET
 
     @property
     def ok(self) -> bool:
@@ -122,6 +124,9 @@ class Transport:
             self.headers["Content-Encoding"] = compression
         if token:
             self.headers["Authorization"] = "Bearer " + token
+        self._get_headers = {key: value for key, value in self.headers.items()
+                             if key in ("User-Agent", "Authorization")}
+        self._get_headers["Accept"] = "application/json"
         self.verify = verify
         self._session = requests.Session()
 
@@ -146,39 +151,65 @@ class Transport:
                     + self.post(points[half:], timeout, retry, deadline, sleep))
         return [outcome]
 
+    def get(self, url: str, params: dict, timeout: float, retry: RetryPolicy,
+            sleep: Callable[[float], object] = time.sleep) -> Outcome:
+        """GET ``url`` with retries; the outcome carries the answer's body."""
+        return self._retrying(lambda limit: self._get_once(url, params, limit),
+                              "GET " + url, timeout, retry, None, sleep)
+
     def _post_with_retries(self, points, timeout, retry, deadline, sleep) -> Outcome:
-        started = time.monotonic()
         body = encode_body(points, self.compression)
+        return self._retrying(lambda limit: self._post_once(body, points, limit),
+                              "%d points" % len(points), timeout, retry, deadline, sleep)
+
+    @staticmethod
+    def _retrying(once, what, timeout, retry, deadline, sleep) -> Outcome:
+        """Call ``once(timeout)`` until its outcome is final or the retries run out."""
+        started = time.monotonic()
         attempt = 0
         while True:
-            outcome = self._post_once(body, points, _bounded(timeout, deadline))
+            outcome = once(_bounded(timeout, deadline))
             outcome.elapsed = time.monotonic() - started
             if not outcome.retryable or attempt >= retry.total:
                 return outcome
             wait = retry.delay(attempt, outcome.retry_after)
             if deadline is not None and time.monotonic() + wait >= deadline:
                 return outcome
-            log.debug("retrying %d points in %.2fs after: %s", len(points), wait,
-                      outcome.message)
+            log.debug("retrying %s in %.2fs after: %s", what, wait, outcome.message)
             sleep(wait)
             attempt += 1
 
     def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
-        try:
-            response = self._session.post(self.url, data=body, headers=self.headers,
-                                          timeout=timeout, verify=self.verify)
-        except requests.exceptions.Timeout as err:
-            return _failure("timeout", points, None, "timed out after %.1fs: %s"
-                            % (timeout, type(err).__name__))
-        except requests.exceptions.SSLError as err:
-            return _failure("tls", points, None, "TLS error: %s" % err)
-        except requests.exceptions.ConnectionError as err:
-            return _failure("connection", points, None, "connection to %s failed: %s"
-                            % (self.url, _reason(err)))
-        except requests.exceptions.RequestException as err:
-            return _failure("rejected", points, None, "request failed: %s" % err)
+        response, failure = self._request("POST", self.url, timeout, self.headers, data=body)
+        if response is None:
+            return _failure(failure[0], points, None, failure[1])
         with response:
             return outcome_from_response(response, points)
+
+    def _get_once(self, url: str, params: dict, timeout: float) -> Outcome:
+        response, failure = self._request("GET", url, timeout, self._get_headers,
+                                          params=params)
+        if response is None:
+            return _failure(failure[0], (), None, failure[1])
+        with response:
+            outcome = outcome_from_response(response, ())
+            outcome.body = response.content
+            return outcome
+
+    def _request(self, method: str, url: str, timeout: float, headers: dict, **kwargs):
+        """(response, None), or (None, (failure kind, message)) when no answer came."""
+        try:
+            return self._session.request(method, url, headers=headers, timeout=timeout,
+                                         verify=self.verify, **kwargs), None
+        except requests.exceptions.Timeout as err:
+            return None, ("timeout", "timed out after %.1fs: %s"
+                          % (timeout, type(err).__name__))
+        except requests.exceptions.SSLError as err:
+            return None, ("tls", "TLS error: %s" % err)
+        except requests.exceptions.ConnectionError as err:
+            return None, ("connection", "connection to %s failed: %s" % (url, _reason(err)))
+        except requests.exceptions.RequestException as err:
+            return None, ("rejected", "request failed: %s" % err)
 
 
 def _bounded(timeout: float, deadline: Optional[float]) -> float:
