@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from servers import FakeApptuit, VictoriaMetrics, free_port
+from servers import VM_MISSING, FakeApptuit, VictoriaMetrics, free_port
 
 ENV_VARS = ["APPTUIT_API_TOKEN", "APPTUIT_PY_TOKEN", "APPTUIT_API_ENDPOINT", "APPTUIT_TAGS",
             "APPTUIT_PY_TAGS", "APPTUIT_TIMEOUT", "APPTUIT_DISABLED",
@@ -21,8 +21,8 @@ def vm(tmp_path_factory):
     """A real VictoriaMetrics on loopback; fails (never skips) when it is not installed."""
     try:
         server = VictoriaMetrics(str(tmp_path_factory.mktemp("victoria-metrics")))
-    except FileNotFoundError as err:
-        pytest.fail(str(err), pytrace=False)
+    except FileNotFoundError:
+        pytest.fail(VM_MISSING, pytrace=False)
     yield server
     server.stop()
 

@@ -16,5 +16,5 @@ venv="${APPTUIT_LIKE_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,query]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,query,plot]"
 exec "$venv/bin/python" -m pytest "$@"

@@ -1,10 +1,6 @@
 """Real servers for the tests: VictoriaMetrics and a small scripted Apptuit stand-in."""
 import gzip
 import json
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import zlib
@@ -13,63 +9,13 @@ from typing import Dict, List, Optional
 
 import requests
 
-VM_BINARY = "victoria-metrics"
-VM_MISSING = ("The end-to-end tests need VictoriaMetrics, and the '%s' binary is not on "
-              "PATH. Install it with `apt-get update && apt-get install -y victoria-metrics` "
-              "(Debian), or run the README's test command `bash tests/run.sh`, which does."
-              % VM_BINARY)
+from apptuit_like.victoria import INSTALL_HINT, LocalVictoriaMetrics, free_port  # noqa: F401 (re-exported)
+
+VM_MISSING = INSTALL_HINT + " The README's test command, `bash tests/run.sh`, installs it."
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(check, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (OSError, requests.RequestException):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
-class VictoriaMetrics:
-    """A VictoriaMetrics process on loopback with free ports and a temp data dir."""
-
-    def __init__(self, data_dir: str) -> None:
-        binary = shutil.which(VM_BINARY)
-        if binary is None:
-            raise FileNotFoundError(VM_MISSING)
-        self.query_port, self.put_port = free_port(), free_port()
-        self.log_path = os.path.join(data_dir, "vm.log")
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [binary, "-storageDataPath=" + os.path.join(data_dir, "data"),
-             "-httpListenAddr=127.0.0.1:%d" % self.query_port,
-             "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
-             "-search.latencyOffset=0s", "-loggerLevel=ERROR"],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        _wait_for(lambda: requests.get(self.query_url + "/health", timeout=1).ok,
-                  "VictoriaMetrics /health (log: %s)" % self.log_path)
-        _wait_for(lambda: socket.create_connection(("127.0.0.1", self.put_port), 1).close()
-                  is None, "VictoriaMetrics OpenTSDB port")
-
-    @property
-    def put_endpoint(self) -> str:
-        return "http://127.0.0.1:%d" % self.put_port
-
-    @property
-    def query_url(self) -> str:
-        return "http://127.0.0.1:%d" % self.query_port
-
-    def flush(self) -> None:
-        requests.get(self.query_url + "/internal/force_flush", timeout=10).raise_for_status()
+class VictoriaMetrics(LocalVictoriaMetrics):
+    """The package's local VictoriaMetrics plus read-back helpers for assertions."""
 
     def export(self, selector: str) -> List[dict]:
         """Every stored series matching a selector: {"metric", "values", "timestamps"}."""
@@ -89,15 +35,6 @@ class VictoriaMetrics:
             points = sorted(zip((t // 1000 for t in row["timestamps"]), row["values"]))
             out[(name, tuple(sorted(labels.items())))] = points
         return out
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
 
 
 class Reply:

@@ -171,6 +171,19 @@ class ApptuitReporter(Reporter):
         if thread is not threading.current_thread():
             thread.join(self._stop_timeout + 1.0)
 
+    def stats(self) -> Dict[str, int]:
+        """Points counted by the meta metrics so far, e.g. for a health check.
+
+        ``sent`` and ``failed`` count send attempts (a point that failed, was
+        buffered and then went out counts in both), ``invalid`` the values
+        skipped, ``buffered`` and ``dropped`` the outage buffer's traffic.
+        """
+        counters = {"sent": NUMBER_OF_SUCCESSFUL_POINTS, "failed": NUMBER_OF_FAILED_POINTS,
+                    "invalid": NUMBER_OF_INVALID_POINTS, "buffered": NUMBER_OF_BUFFERED_POINTS,
+                    "dropped": NUMBER_OF_DROPPED_POINTS}
+        return {key: self._meta_metrics_registry.counter(name).get_count()
+                for key, name in counters.items()}
+
     def _loop(self) -> None:
         # Cycles run at start + k * interval and are stamped with that nominal time,
         # so they never drift and, for intervals of a second or more, never collide.

@@ -1,0 +1,233 @@
+"""The ``apptuit-like`` command: ``demo``, ``send`` and ``query``.
+
+Exit status: 0 success, 1 something failed, 2 usage error. The token is read
+from ``APPTUIT_API_TOKEN`` only, never from the command line, where other users
+of the machine could see it.
+"""
+import argparse
+import datetime
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from typing import IO, Iterator, List, Optional
+
+from . import __version__, config
+from .client import Apptuit
+from .errors import ApptuitException, ApptuitValueError
+from .point_input import read_records
+from .send_stream import send_records
+from .tables import print_result, write_csv
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_RELATIVE = re.compile(r"^-?(\d+(?:\.\d+)?)([smhdw])(?: ago)?$")
+
+
+def parse_moment(text: str, now: Optional[float] = None) -> float:
+    """Unix seconds from ``now``, ``-15m``/``2h ago``, Unix seconds or ISO 8601 (UTC
+    unless it says otherwise).
+
+    >>> parse_moment("-2h", now=10000), parse_moment("1700000000")
+    (2800.0, 1700000000.0)
+    >>> parse_moment("2023-11-14T22:13:20")
+    1700000000.0
+    """
+    now = time.time() if now is None else now
+    text = text.strip()
+    if text == "now":
+        return now
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - float(relative.group(1)) * _UNITS[relative.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ApptuitValueError("cannot read the time %r: use now, -15m, 2h ago, Unix "
+                                "seconds or ISO 8601" % text) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="apptuit-like", description="Send metrics to and query them from Apptuit or "
+        "any OpenTSDB/PromQL backend. The token comes from APPTUIT_API_TOKEN.")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="run an instrumented demo service against a "
+                               "local VictoriaMetrics and read its metrics back",
+                               description="Run an instrumented order service, report "
+                               "its metrics, query them back and chart them.")
+    demo.add_argument("--duration", type=_positive, default=20.0, help="seconds (20)")
+    demo.add_argument("--plot", default="demo.png", metavar="PNG",
+                      help="chart file (demo.png); needs the 'plot' extra")
+    demo.add_argument("--no-plot", dest="plot", action="store_const", const=None,
+                      help="skip the chart")
+    demo.add_argument("--interval", type=_positive, default=2.0, help=argparse.SUPPRESS)
+
+    send = commands.add_parser("send", help="send points from files or stdin",
+                               description="Send points read from FILEs (or stdin): "
+                               "OpenTSDB telnet lines ('put metric ts value k=v ...'), "
+                               "JSON lines, or a JSON array of {metric, timestamp, value, "
+                               "tags}. Millisecond timestamps are accepted.")
+    send.add_argument("files", nargs="*", metavar="FILE", help="input files ('-': stdin)")
+    send.add_argument("--strict", action="store_true",
+                      help="stop at the first bad line (points before it are sent)")
+    send.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                      help="a global tag for every point (repeatable)")
+    send.add_argument("--batch-size", type=int, default=50000, help="points per request")
+    send.add_argument("--compression", choices=["gzip", "deflate", "none"], default="gzip")
+    send.add_argument("--sanitize", choices=["prometheus", "apptuit", "none"],
+                      default="prometheus", help="name sanitizing (prometheus)")
+    _connection_options(send)
+
+    query = commands.add_parser("query", help="run an Apptuit QL or PromQL query",
+                                description="Run an Apptuit QL query (or PromQL with "
+                                "--promql) and print the series, or write them as CSV.")
+    query.add_argument("query", help="the query text")
+    query.add_argument("--promql", action="store_true", help="the query is PromQL")
+    query.add_argument("--start", default="-1h", help="now, -15m, 2h ago, Unix seconds "
+                       "or ISO 8601 (default -1h)")
+    query.add_argument("--end", default="now", help="as --start (default now)")
+    query.add_argument("--step", default="60", help="PromQL step: seconds or 1m (60)")
+    query.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': stdout)")
+    query.add_argument("--query-endpoint", help="PromQL endpoint (APPTUIT_QUERY_ENDPOINT, "
+                       "else --endpoint)")
+    _connection_options(query)
+    return parser
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", help="API endpoint (APPTUIT_API_ENDPOINT, else "
+                        "hosted Apptuit)")
+    parser.add_argument("--retry", type=int, default=2, help="retries (2)")
+    parser.add_argument("--timeout", type=_positive, default=None, help="seconds")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("%r must be positive" % text)
+    return value
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _interrupt)   # clean up as on Ctrl-C
+    try:
+        return COMMANDS[args.command](args, sys.stdout)
+    except ApptuitValueError as err:   # bad option values and bad configuration
+        parser.exit(2, "apptuit-like %s: error: %s\n" % (args.command, err))
+    except ApptuitException as err:
+        sys.stderr.write("apptuit-like %s: %s\n" % (args.command, err))
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("\napptuit-like %s: interrupted\n" % args.command)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo_command(args: argparse.Namespace, out: IO[str]) -> int:
+    from .demo import run_demo
+    return run_demo(args.duration, args.plot, args.interval, out=out)
+
+
+def run_send(args: argparse.Namespace, out: IO[str]) -> int:
+    tags = dict(_tag(text) for text in args.tag)
+    client = Apptuit(api_endpoint=args.endpoint, global_tags=tags or None,
+                     sanitize_mode=None if args.sanitize == "none" else args.sanitize,
+                     compression=None if args.compression == "none" else args.compression,
+                     batch_size=args.batch_size, timeout=args.timeout)
+    if client.disabled:
+        out.write("APPTUIT_DISABLED is set: nothing sent\n")
+        return 0
+    summary = send_records(client, _input_records(args.files),
+                           strict=args.strict, retry_count=args.retry,
+                           warn=lambda text: sys.stderr.write(text + "\n"))
+    out.write(str(summary) + "\n")
+    return 0 if summary.ok else 1
+
+
+def _tag(text: str) -> tuple:
+    key, sep, value = text.partition("=")
+    if not (sep and key and value):
+        raise ApptuitValueError("--tag %r is not KEY=VALUE" % text)
+    return key, value
+
+
+def _input_records(files: List[str]) -> Iterator:
+    """Records of each file in turn (stdin for ``-``); bad lines name their file."""
+    for name in files or ["-"]:
+        if name == "-":
+            yield from read_records(sys.stdin)
+            continue
+        try:
+            lines = open(name, encoding="utf-8")
+        except OSError as err:
+            raise ApptuitValueError("cannot read %s: %s" % (name, err.strerror)) from None
+        with lines:
+            yield from read_records(lines, name)
+
+
+def run_query(args: argparse.Namespace, out: IO[str]) -> int:
+    now = time.time()
+    start, end = parse_moment(args.start, now), parse_moment(args.end, now)
+    query_endpoint = args.query_endpoint or os.environ.get(config.QUERY_ENDPOINT)
+    endpoint = args.endpoint or (query_endpoint if args.promql else None)   # no token needed
+    client = Apptuit(api_endpoint=endpoint, query_endpoint=query_endpoint)
+    timeout = args.timeout or 180
+    if args.promql:
+        step = _number_or_text(args.step)
+        result = client.query_promql(args.query, start, end, step=step,
+                                     retry_count=args.retry, timeout=timeout)
+    else:
+        result = client.query(args.query, start, end, retry_count=args.retry,
+                              timeout=timeout)
+    if result is None or not any(len(output) for output in result):
+        sys.stderr.write("apptuit-like query: no data between %s and %s\n"
+                         % (args.start, args.end))
+        return 0
+    if args.csv:
+        if args.csv == "-":
+            write_csv(result, out)
+        else:
+            with open(args.csv, "w", newline="", encoding="utf-8") as csv_file:
+                rows = write_csv(result, csv_file)
+            out.write("wrote %d rows to %s\n" % (rows, args.csv))
+    else:
+        print_result(result, out)
+    return 0
+
+
+def _number_or_text(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+COMMANDS = {"demo": run_demo_command, "send": run_send, "query": run_query}

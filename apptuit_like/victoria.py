@@ -1,0 +1,126 @@
+"""A throwaway VictoriaMetrics on loopback, for the demo and the tests.
+
+Free ports, a temporary data directory (removed on stop), puts on its OpenTSDB
+port and queries on its HTTP port::
+
+    with LocalVictoriaMetrics() as vm:
+        client = Apptuit(api_endpoint=vm.put_endpoint, query_endpoint=vm.query_url)
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Callable, Optional
+
+import requests
+
+BINARY = "victoria-metrics"
+INSTALL_HINT = ("VictoriaMetrics is not installed: the '%s' binary is not on PATH. On Debian "
+                "or Ubuntu install it with `apt-get update && apt-get install -y "
+                "victoria-metrics`, or download a release from "
+                "https://github.com/VictoriaMetrics/VictoriaMetrics/releases." % BINARY)
+
+
+class VictoriaMetricsMissing(FileNotFoundError):
+    """The victoria-metrics binary is not on PATH."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalVictoriaMetrics:
+    """Starts ``victoria-metrics`` on loopback; ``stop()`` ends it and cleans up.
+
+    ``data_dir`` defaults to a fresh temporary directory, which ``stop()``
+    removes. Raises :class:`VictoriaMetricsMissing` when the binary is absent.
+    """
+
+    def __init__(self, data_dir: Optional[str] = None, start_timeout: float = 30.0) -> None:
+        binary = shutil.which(BINARY)
+        if binary is None:
+            raise VictoriaMetricsMissing(INSTALL_HINT)
+        self._own_dir = data_dir is None
+        self.data_dir = tempfile.mkdtemp(prefix="apptuit-like-vm-") if data_dir is None \
+            else data_dir
+        self.query_port, self.put_port = free_port(), free_port()
+        self.log_path = os.path.join(self.data_dir, "victoria-metrics.log")
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [binary, "-storageDataPath=" + os.path.join(self.data_dir, "data"),
+             "-httpListenAddr=127.0.0.1:%d" % self.query_port,
+             "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
+             "-search.latencyOffset=0s", "-loggerLevel=ERROR"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until(lambda: requests.get(self.query_url + "/health", timeout=1).ok,
+                             "its /health answer", start_timeout)
+            self._wait_until(lambda: socket.create_connection(
+                ("127.0.0.1", self.put_port), 1).close() is None,
+                "its OpenTSDB port", start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self) -> "LocalVictoriaMetrics":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return "LocalVictoriaMetrics(put=%s, query=%s)" % (self.put_endpoint, self.query_url)
+
+    @property
+    def put_endpoint(self) -> str:
+        """The ``api_endpoint`` for sends (OpenTSDB HTTP port)."""
+        return "http://127.0.0.1:%d" % self.put_port
+
+    @property
+    def query_url(self) -> str:
+        """The ``query_endpoint`` for PromQL (HTTP port)."""
+        return "http://127.0.0.1:%d" % self.query_port
+
+    def flush(self) -> None:
+        """Make every point received so far visible to queries."""
+        requests.get(self.query_url + "/internal/force_flush", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        """Terminate the server and remove its data directory if it made it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _wait_until(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError("victoria-metrics exited with status %s before %s; "
+                                   "its log: %s" % (self.process.returncode, what,
+                                                    self._log_tail()))
+            try:
+                if ready():
+                    return
+            except (OSError, requests.RequestException):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("victoria-metrics did not show %s within %.0fs; its log: %s"
+                                   % (what, timeout, self._log_tail()))
+            time.sleep(0.05)
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        with open(self.log_path, "rb") as log:
+            return log.read()[-2000:].decode("utf-8", "replace").strip() or "(empty)"
