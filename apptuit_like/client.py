@@ -8,15 +8,15 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import config
-from .encoding import (check_compression, check_point, series_head, tags_json,
-                       timestamp_tail)
+from .encoding import (check_compression, check_point, is_plain, render_batches,
+                       render_checked, series_head, tags_json, timestamp_tail)
 from .errors import ApptuitValueError
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
 from .retry import RetryPolicy
 from .sanitize import get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
-from .transport import Outcome, Transport, deliver
+from .transport import Outcome, Transport, deliver, deliver_batches
 
 
 class Apptuit:
@@ -117,13 +117,17 @@ class Apptuit:
         """
         if self.disabled or not timeseries_list:
             return
-        points: List[str] = []
+        jobs: list = []   # every point is checked before the first batch goes out
         for series in timeseries_list:
             head, describe = self.series_head(series.metric, series.tags)
-            for timestamp, value in series.points():
-                ts_text, value_text = check_point(describe, timestamp, value)
-                points.append(head + value_text + timestamp_tail(ts_text))
-        self._ship(points, timeout, retry_count)
+            stamps, values = series.timestamps, series.values
+            jobs.append((head, stamps, values) if is_plain(stamps, values)
+                        else render_checked(head, describe, stamps, values))
+        # plain series render batch by batch while the previous batch is sent
+        outcomes = deliver_batches(self.transport, render_batches(jobs, self.batch_size),
+                                   self._timeout(timeout),
+                                   self.retry_policy.with_total(retry_count), overlap=True)
+        raise_for_outcomes(outcomes)
 
     def query(self, query_str: str, start: Moment, end: Optional[Moment] = None,
               retry_count: int = 0, timeout: float = 180) -> Optional[QueryResult]:
@@ -180,10 +184,12 @@ class Apptuit:
     def _ship(self, points: List[str], timeout: Optional[float], retry_count: int) -> None:
         if not points:
             return
-        outcomes = deliver(self.transport, points, self.batch_size,
-                           timeout if timeout is not None else self.timeout,
+        outcomes = deliver(self.transport, points, self.batch_size, self._timeout(timeout),
                            self.retry_policy.with_total(retry_count))
         raise_for_outcomes(outcomes)
+
+    def _timeout(self, timeout: Optional[float]) -> float:
+        return self.timeout if timeout is None else timeout
 
 
 def describe_series(metric: str, tags: Tags) -> str:

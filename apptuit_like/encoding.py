@@ -9,15 +9,18 @@ timestamp through retries and outages.
 """
 import gzip  # noqa: F401  (used by the doctests)
 import json
+import math
 import numbers
 import zlib
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ApptuitValueError
 
 COMPRESSIONS = ("gzip", "deflate", None)
 _SLICE = 2048   # points per compressed slice
 _MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds or worse
+_INT = {int}
+_NUMBERS = {int, float}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
@@ -73,6 +76,52 @@ def check_point(describe: str, timestamp: Any, value: Any) -> Tuple[str, str]:
         raise ApptuitValueError("Invalid value %r for %s: expected a finite number"
                                 % (value, describe))
     return ts_text, value_text
+
+
+def is_plain(timestamps: Sequence, values: Sequence) -> bool:
+    """True when every timestamp is a whole-second int and every value a finite
+    int or float: the common case, checked with C-level loops.
+
+    >>> is_plain([1700000000], [0.5]), is_plain([1700000000], [float("nan")])
+    (True, False)
+    """
+    # a finite sum means no NaN and no infinity among the values
+    return bool(timestamps and set(map(type, timestamps)) == _INT
+                and 0 <= min(timestamps) and max(timestamps) < _MAX_SECONDS
+                and set(map(type, values)) <= _NUMBERS and math.isfinite(sum(values)))
+
+
+def render_plain(head: str, timestamps: Sequence, values: Sequence) -> List[str]:
+    """Points of a series that :func:`is_plain` accepted.
+
+    >>> render_plain('{"metric":"m","tags":{},"value":', [1700000000], [0.5])
+    ['{"metric":"m","tags":{},"value":0.5,"timestamp":1700000000}']
+    """
+    template = head.replace("%", "%%") + '%r,"timestamp":%d}'
+    return list(map(template.__mod__, zip(values, timestamps)))
+
+
+def render_checked(head: str, describe: str, timestamps: Sequence, values: Sequence
+                   ) -> List[str]:
+    """Points of any series, one by one; a bad point raises ValueError naming it."""
+    points = []
+    for timestamp, value in zip(timestamps, values):
+        ts_text, value_text = check_point(describe, timestamp, value)
+        points.append(head + value_text + timestamp_tail(ts_text))
+    return points
+
+
+def render_batches(jobs: Iterable, batch_size: int) -> Iterator[List[str]]:
+    """Batches of at most ``batch_size`` points from jobs that are either rendered
+    points or ``(head, timestamps, values)`` of a plain series, rendered lazily."""
+    batch: List[str] = []
+    for job in jobs:
+        batch += job if isinstance(job, list) else render_plain(*job)
+        while len(batch) >= batch_size:
+            yield batch[:batch_size]
+            batch = batch[batch_size:]
+    if batch:
+        yield batch
 
 
 def json_body(points: Sequence[str]) -> bytes:

@@ -8,8 +8,10 @@ error-handler calls and buffering.
 import logging
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import requests
 
@@ -231,23 +233,48 @@ _ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
 def deliver(transport: Transport, points: Sequence[str], batch_size: int, timeout: float,
             retry: RetryPolicy, deadline: Optional[float] = None,
             sleep: Callable[[float], object] = time.sleep) -> List[Outcome]:
-    """Post ``points`` in batches of ``batch_size``; one or more outcomes per batch.
+    """Post ``points`` in batches of ``batch_size``; see :func:`deliver_batches`."""
+    batches = (points[i:i + batch_size] for i in range(0, len(points), batch_size))
+    return deliver_batches(transport, batches, timeout, retry, deadline, sleep)
+
+
+def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], timeout: float,
+                    retry: RetryPolicy, deadline: Optional[float] = None,
+                    sleep: Callable[[float], object] = time.sleep,
+                    overlap: bool = False) -> List[Outcome]:
+    """Post each batch; one or more outcomes per batch, in order.
 
     A rejected batch (400) does not stop the rest. A failure that the next batch
     would meet too (bad token, server down or unreachable) does: the batches not
     tried are returned as failed outcomes of the same kind, so callers count them
-    and, when retryable, keep them.
+    and, when retryable, keep them. With ``overlap`` each batch is posted on a
+    worker thread while ``batches`` makes the next one (compression and network
+    I/O release the GIL); at most one batch is in flight.
     """
     outcomes: List[Outcome] = []
-    for start in range(0, len(points), batch_size):
-        results = transport.post(points[start:start + batch_size], timeout, retry,
-                                 deadline, sleep)
+    stop: List[Outcome] = []
+
+    def settle(results: List[Outcome]) -> None:
         outcomes.extend(results)
-        stop = next((o for o in results if o.kind in _ABORT_KINDS), None)
-        if stop is not None:
-            rest = points[start + batch_size:]
-            outcomes.extend(_failure(stop.kind, rest[i:i + batch_size], stop.status_code,
-                                     "not sent after: " + stop.message)
-                            for i in range(0, len(rest), batch_size))
-            break
+        if not stop:
+            stop.extend(o for o in results if o.kind in _ABORT_KINDS)
+
+    def post(batch: Sequence[str]) -> List[Outcome]:
+        return transport.post(batch, timeout, retry, deadline, sleep)
+
+    with (ThreadPoolExecutor(1, "apptuit-like-send") if overlap else nullcontext()) as pool:
+        pending = None
+        for batch in batches:
+            if pending is not None:
+                settle(pending.result())
+                pending = None
+            if stop:
+                outcomes.append(_failure(stop[0].kind, batch, stop[0].status_code,
+                                         "not sent after: " + stop[0].message))
+            elif pool is None:
+                settle(post(batch))
+            else:
+                pending = pool.submit(post, batch)
+        if pending is not None:
+            settle(pending.result())
     return outcomes

@@ -42,27 +42,31 @@ def stored_points(query_url: str, metric: str) -> int:
     return int(float(answer["data"]["result"][0]["value"][1]))
 
 
-def main(argv=None) -> dict:
+def measure(lines: int = 1000000, runs: int = 3) -> dict:
     from apptuit_like.victoria import LocalVictoriaMetrics
+    metric = "bench_send_%d" % time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "points.txt")
+        write_lines(path, lines, metric, int(time.time()))
+        with NullSink() as endpoint:
+            null = statistics.median(send(path, endpoint) for _ in range(runs))
+        with LocalVictoriaMetrics() as vm:
+            into_vm = send(path, vm.put_endpoint)
+            count = stored_points(vm.query_url, metric)
+    return {"lines": lines, "null_sink_s": null, "vm_s": into_vm, "vm_count": count}
+
+
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1000000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    metric = "bench_send_%d" % time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "points.txt")
-        write_lines(path, args.lines, metric, int(time.time()))
-        with NullSink() as endpoint:
-            null = statistics.median(send(path, endpoint) for _ in range(args.runs))
-        with LocalVictoriaMetrics() as vm:
-            into_vm = send(path, vm.put_endpoint)
-            count = stored_points(vm.query_url, metric)
-    result = {"lines": args.lines, "null_sink_s": null, "vm_s": into_vm, "vm_count": count}
+    result = measure(args.lines, args.runs)
     print("apptuit-like send: %d telnet lines (1,000 series)" % args.lines)
     print("  into a null sink       %6.2f s  %9.0f points/s (median of %d)"
-          % (null, args.lines / null, args.runs))
+          % (result["null_sink_s"], args.lines / result["null_sink_s"], args.runs))
     print("  into VictoriaMetrics   %6.2f s  %9.0f points/s, read back %d of %d points"
-          % (into_vm, args.lines / into_vm, count, args.lines))
+          % (result["vm_s"], args.lines / result["vm_s"], result["vm_count"], args.lines))
     return result
 
 

@@ -1,0 +1,164 @@
+"""``python -m benchmarks``: every row side by side, one table, also in RESULTS.md.
+
+Run it through ``bash benchmarks/run.sh``, which installs what it needs
+(apptuit 2.4.2, pandas, victoria-metrics) first. ``--quick`` shrinks every row
+for a smoke test; the committed RESULTS.md comes from a full run.
+"""
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+from benchmarks import app_impact, cli_send, memory, query_df, report_cycle, send_throughput
+from benchmarks.null_sink import NullSink
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+HEADERS = ["row", "apptuit_like", "apptuit 2.4.2", "floor", "ratio", "target", ""]
+
+
+def cycle_rows(sizes, runs: int) -> list:
+    rows = []
+    for series in sizes:
+        counters = series * 10 // 11
+        registry = report_cycle.build_registry(counters, series - counters)
+        points = report_cycle.points_per_cycle(registry)
+        with NullSink() as endpoint:
+            ours = report_cycle.measure(report_cycle.ours(registry, endpoint), runs)
+            theirs = report_cycle.measure(report_cycle.theirs(registry, endpoint), runs)
+        floor = report_cycle.measure(registry.dump_metrics, runs)
+        ratio = theirs / ours
+        target = (">= 10x", ratio >= 10) if series == sizes[-1] else None
+        rows.append(["report cycle, %dk series (%d points), CPU us/point"
+                     % (series // 1000, points), "%.2f" % (ours / points * 1e6),
+                     "%.2f" % (theirs / points * 1e6), "%.2f" % (floor / points * 1e6),
+                     "%.1fx cheaper" % ratio, target])
+    return rows
+
+
+def send_rows(points: int, runs: int) -> list:
+    got = send_throughput.measure(points, runs)
+    ratio = got["ours"] / got["apptuit"]
+    return [["send_timeseries, %d points into a null sink, points/s" % points,
+             "%.0f" % got["ours"], "%.0f" % got["apptuit"], "", "%.1fx faster" % ratio,
+             (">= 5x", ratio >= 5)],
+            ["send_timeseries into VictoriaMetrics, points/s (read back)",
+             "%.0f (%d of %d)" % (got["ours_vm"], got["vm_count"], points), "", "", "",
+             ("all read back", got["vm_count"] == points)]]
+
+
+def cli_rows(lines: int, runs: int) -> list:
+    got = cli_send.measure(lines, runs)
+    return [["apptuit-like send, %d telnet lines, points/s: null sink / VictoriaMetrics"
+             % lines, "%.0f / %.0f (read back %d)" % (lines / got["null_sink_s"],
+                                                      lines / got["vm_s"], got["vm_count"]),
+             "no CLI", "", "", ("all read back", got["vm_count"] == lines)]]
+
+
+def impact_rows(series: int, runs: int) -> list:
+    got = app_impact.measure(series, runs)
+    ours = got["ours"]["slowdown"]
+    return [["counter.inc() slowdown during a %dk-series cycle" % (series // 1000),
+             "%.1f%%" % (100 * ours), "%.1f%%" % (100 * got["apptuit"]["slowdown"]), "", "",
+             ("< 10%", ours < 0.10)]]
+
+
+def memory_rows(series: int, runs: int) -> list:
+    got = memory.measure(series, runs)
+    return [["extra peak RSS, %dk series with a started reporter, MB" % (series // 1000),
+             "%.1f" % (got["ours"] / 1e6), "%.1f" % (got["apptuit"] / 1e6), "", "",
+             ("< 50 MB", got["ours"] < 50e6)]]
+
+
+def query_rows(series: int, points: int, runs: int) -> list:
+    body = query_df.answer(series, points)
+    ours = query_df.measure(query_df.ours(body), runs)
+    theirs = query_df.measure(query_df.theirs(body), runs)
+    return [["to_df, %d x %d points, CPU s" % (series, points), "%.3f" % ours["to_df"],
+             "%.3f" % theirs["to_df"], "", "%.1fx faster" % (theirs["to_df"] / ours["to_df"]),
+             ("< 1 s", ours["to_df"] < 1.0)],
+            ["query answer parse, %d x %d points, CPU s" % (series, points),
+             "%.3f" % ours["parse"], "%.3f" % theirs["parse"], "",
+             "%.1fx faster" % (theirs["parse"] / ours["parse"]), None]]
+
+
+def markdown(rows: list) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for row in rows:
+        target = row[5]
+        cells = row[:5] + ([target[0], "met" if target[1] else "**missed**"] if target
+                           else ["", ""])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import apptuit
+    import pandas
+    import urllib3
+    return ("%s, %d cores (%s); Python %s; apptuit_like %s, apptuit %s, pandas %s, urllib3 %s; "
+            "%s UTC" % (platform.platform(), os.cpu_count(), model or "unknown CPU",
+                        platform.python_version(), __import__("apptuit_like").__version__,
+                        apptuit.__version__, pandas.__version__, urllib3.__version__,
+                        datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")))
+
+
+NOTES = """Every row is measured in the same run, side by side; figures are medians of
+several runs (CPU time where it says CPU, wall-clock otherwise) on a shared, noisy
+machine, so read the ratios rather than the absolute numbers. The floor is
+pyformance's own `registry.dump_metrics()` on the same registry: reading the
+metrics without rendering or sending anything.
+
+apptuit 2.4.2's reporter passes `retry_count` positionally as its HTTP timeout, so
+every send fails under urllib3 2; its `client.send` is wrapped to pass
+`timeout=60` so that it can be measured at all. Registries hold tagged counters
+and timers 10:1 (timers with 20 updates each).
+
+Regenerate with `bash benchmarks/run.sh` (or `python -m benchmarks` in a prepared
+environment); each row also has its own script in `benchmarks/`.
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run")
+    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    runs = 1 if quick else 3
+    started = time.monotonic()
+    steps = [lambda: cycle_rows([1000, 5000] if quick else [1000, 10000, 100000], runs),
+             lambda: send_rows(50000 if quick else 1000000, runs),
+             lambda: cli_rows(20000 if quick else 1000000, runs),
+             lambda: impact_rows(5000 if quick else 100000, runs),
+             lambda: memory_rows(5000 if quick else 100000, runs),
+             lambda: query_rows(100 if quick else 1000, 144 if quick else 1440,
+                                runs if quick else 5)]
+    rows = []
+    for step in steps:
+        for row in step():
+            rows.append(row)
+            print("  " + " | ".join(cell if isinstance(cell, str) else
+                                    ("%s %s" % (cell[0], "met" if cell[1] else "MISSED"))
+                                    for cell in row if cell is not None), flush=True)
+    table = markdown(rows)
+    about = machine()
+    print("\n" + table + "\n\n" + about)
+    print("(%.0f s)" % (time.monotonic() - started))
+    if not args.no_write:
+        with open(RESULTS, "w") as out:
+            out.write("# Benchmark results\n\n%s\n\nMachine: %s\n\n%s" % (table, about, NOTES))
+        print("written to %s" % RESULTS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The benchmark command, as given in README.md: set-up as for the tests
+# (tests/setup.sh installs apptuit 2.4.2 and victoria-metrics), then one table,
+# also written to benchmarks/RESULTS.md. Extra arguments go to the script.
+set -euo pipefail
+source "$(dirname "$0")/../tests/setup.sh"
+exec "$venv/bin/python" -m benchmarks "$@"
