@@ -8,8 +8,8 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import config
-from .encoding import (check_compression, check_point, is_plain, render_batches,
-                       render_checked, series_head, tags_json, timestamp_tail)
+from .encoding import (check_compression, check_point, is_plain, name_part, render_batches,
+                       render_checked, tags_json, tags_part, timestamp_tail)
 from .errors import ApptuitValueError
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
@@ -198,6 +198,13 @@ def describe_series(metric: str, tags: Tags) -> str:
 
 def render_head(metric: str, tags: Tags, sanitize) -> tuple:
     """Check and sanitize a series; return (JSON head, description for errors)."""
+    name, tags_text, describe = render_parts(metric, tags, sanitize)
+    return name_part(name) + tags_text, describe
+
+
+def render_parts(metric: str, tags: Tags, sanitize) -> tuple:
+    """Check and sanitize a series: (sanitized name, tags part of its head,
+    description); a bad tag or name raises ValueError naming the series."""
     describe = describe_series(metric, tags)
     if not tags:
         raise ApptuitValueError("No tags for %s: every point needs at least one tag; pass "
@@ -210,7 +217,7 @@ def render_head(metric: str, tags: Tags, sanitize) -> tuple:
         clean = {sanitize(key): tag_value(key, value) for key, value in tags.items()}
     except ApptuitValueError as err:
         raise ApptuitValueError("%s in %s" % (err, describe)) from None
-    return series_head(name, tags_json(clean)), describe
+    return name, tags_part(tags_json(clean)), describe
 
 
 def tag_value(key: str, value: object) -> str:

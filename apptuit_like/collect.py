@@ -1,9 +1,10 @@
 """Registry → rendered points, with every key's series heads computed once.
 
 For each registry key the collector caches the metric object, a reader that
-returns the metric's field values, and one rendered JSON head per field
-(``prefix + name + "." + field``, sanitized, tags merged). A cycle then costs a
-read of each metric and one string concatenation per point.
+returns the metric's field values, and the rendered JSON head of each field
+(``prefix + name + "." + field``, sanitized, tags merged) in two parts: the name
+part, shared by every key of a metric, and the key's tags part. A cycle then
+costs a read of each metric and one string join per point.
 
 Readers for pyformance's own classes read their attributes directly (no getter
 calls, no locks taken); subclasses and other registries go through the public
@@ -14,14 +15,14 @@ import logging
 import math
 import time
 from itertools import repeat
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
 from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
 from pyformance.stats.samples import ExpDecayingSample
 
-from .client import render_head
-from .encoding import format_value, timestamp_tail
+from .client import render_parts
+from .encoding import format_value, name_part, timestamp_tail
 from .errors import ApptuitValueError
 from .sanitize import Sanitizer
 from .timeseries import decode_metric
@@ -138,19 +139,23 @@ _FAST_READERS = {Counter: lambda c: (c.counter,), SimpleGauge: lambda g: (g._val
 
 
 class _KindView:
-    """One registry dict as parallel lists: keys, metrics, readers and flat heads."""
+    """One registry dict as parallel lists: keys, metrics, readers, and per point
+    the name part (shared by every series of a metric) and the tags part of its head.
+    These lists are the only per-key state the collector keeps."""
 
-    __slots__ = ("keys", "metrics", "readers", "heads", "width", "plain_counters",
+    __slots__ = ("keys", "metrics", "readers", "names", "tags", "width", "plain_counters",
                  "heads_ok")
 
-    def __init__(self, keys: list, metrics: list, entries: List[tuple], width: int) -> None:
+    def __init__(self, keys: list, metrics: list, readers: list, names: list, tags: list,
+                 width: int) -> None:
         self.keys = keys
         self.metrics = metrics
-        self.readers = [entry[1] for entry in entries]
-        self.heads = [head for entry in entries for head in entry[2]]
+        self.readers = readers
+        self.names = names
+        self.tags = tags
         self.width = width
         self.plain_counters = all(type(m) is Counter for m in metrics)
-        self.heads_ok = None not in self.heads
+        self.heads_ok = None not in tags
 
 
 def _snapshot(metrics_by_key: Dict[str, Any]) -> Tuple[list, list]:
@@ -168,22 +173,38 @@ def _snapshot(metrics_by_key: Dict[str, Any]) -> Tuple[list, list]:
 
 
 class Collector:
-    """Renders a registry's metrics as points; keeps each key's heads cached."""
+    """Renders a registry's metrics as points; keeps each key's head parts cached.
+
+    Heads are cached in two parts to keep memory low with many series: the
+    metric name part, shared by all series of a metric, and one tags part per key.
+    """
 
     def __init__(self, prefix: str, tags: Dict[str, str], sanitize: Sanitizer) -> None:
         self.prefix = prefix
         self.tags = tags
         self.sanitize = sanitize
-        self._entries: Dict[str, Dict[str, tuple]] = {kind: {} for kind, _ in KINDS}
         self._views: Dict[str, _KindView] = {}
+        self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, Optional[str]] = {}
 
     def collect(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Rendered points of every metric in ``registry`` and the count skipped."""
-        if not all(hasattr(registry, attr) for _, attr in KINDS):
-            return self._collect_dump(registry, timestamp)
-        tail = timestamp_tail(str(timestamp))
+        chunks = self.chunks(registry, timestamp)
         out: List[str] = []
+        while True:
+            try:
+                out += next(chunks)
+            except StopIteration as done:
+                return out, done.value
+
+    def chunks(self, registry: Any, timestamp: int) -> Generator[List[str], None, int]:
+        """Rendered points in chunks of a few hundred metrics; returns the count of
+        values skipped. Between chunks application threads get the GIL."""
+        if not all(hasattr(registry, attr) for _, attr in KINDS):
+            out, invalid = self._collect_dump(registry, timestamp)
+            yield out
+            return invalid
+        tail = timestamp_tail(str(timestamp))
         invalid = 0
         for kind, attr in KINDS:
             view = self._view(kind, registry, *_snapshot(getattr(registry, attr)))
@@ -192,39 +213,51 @@ class Collector:
                 if start:
                     time.sleep(0)   # let application threads take the GIL
                 stop = start + _YIELD_EVERY
-                values = _read(view, start, stop)
-                invalid += _render(view.heads[start * width:stop * width], values, tail, out,
-                                   view.heads_ok)
-        return out, invalid
+                out: List[str] = []
+                invalid += _render(view.names[start * width:stop * width],
+                                   view.tags[start * width:stop * width],
+                                   _read(view, start, stop), tail, out, view.heads_ok)
+                yield out
+        return invalid
 
     def _view(self, kind: str, registry: Any, keys: list, metrics: list) -> _KindView:
-        """The cached view of a registry dict, rebuilt only when its contents changed."""
+        """The cached view of a registry dict, rebuilt only when its contents changed;
+        keys whose metric object is unchanged keep their reader and head parts."""
         view = self._views.get(kind)
         if view is not None and view.keys == keys and view.metrics == metrics:
             return view   # compared at C speed, by identity element by element
-        old, new = self._entries[kind], {}
+        width = len(FIELDS[kind])
+        known = dict(zip(view.keys, range(len(view.keys)))) if view is not None else {}
+        readers: list = []
+        names: list = []
+        tags: list = []
         for key, metric in zip(keys, metrics):
-            entry = old.get(key)
-            if entry is None or entry[0] is not metric:
-                entry = self._entry(kind, registry, key, metric)
-            new[key] = entry
-        self._entries[kind] = new
-        view = self._views[kind] = _KindView(keys, metrics, list(new.values()),
-                                             len(FIELDS[kind]))
+            i = known.get(key)
+            if i is not None and view.metrics[i] is metric:
+                readers.append(view.readers[i])
+                names += view.names[i * width:(i + 1) * width]
+                tags += view.tags[i * width:(i + 1) * width]
+            else:
+                reader, key_names, key_tags = self._entry(kind, registry, key, metric)
+                readers.append(reader)
+                names += key_names
+                tags += [key_tags] * width
+        view = self._views[kind] = _KindView(keys, metrics, readers, names, tags, width)
         return view
 
     def render_rows(self, rows: Sequence[Tuple[str, Dict[str, str], Any]],
                     timestamp: int) -> Tuple[List[str], int]:
         """Points for ad-hoc (name, tags, value) rows, e.g. process metrics."""
-        heads = []
-        for name, tags, _ in rows:
-            key = (name, tuple(sorted(tags.items())))
+        names, tags = [], []
+        for name, row_tags, _ in rows:
+            key = (name, tuple(sorted(row_tags.items())))
             if key not in self._row_heads:
-                self._row_heads[key] = self._heads(name, tags, ("",))[0]
-            heads.append(self._row_heads[key])
+                self._row_heads[key] = self._parts(name, row_tags, ("",))
+            names.append(self._row_heads[key][0][0])
+            tags.append(self._row_heads[key][1])
         out: List[str] = []
-        invalid = _render(heads, [row[2] for row in rows], timestamp_tail(str(timestamp)),
-                          out, None not in heads)
+        invalid = _render(names, tags, [row[2] for row in rows],
+                          timestamp_tail(str(timestamp)), out, None not in tags)
         return out, invalid
 
     def _entry(self, kind: str, registry: Any, key: str, metric: Any) -> tuple:
@@ -233,18 +266,24 @@ class Collector:
             name, tags = decode_metric(key)
         except ValueError as err:
             log.warning("skipping metric %r: %s", key, err)
-            return (metric, reader, (None,) * len(FIELDS[kind]))
-        return (metric, reader, self._heads(name, tags, FIELDS[kind]))
+            return (reader, (None,) * len(FIELDS[kind]), None)
+        return (reader,) + self._parts(name, tags, FIELDS[kind])
 
-    def _heads(self, name: str, tags: Dict[str, Any], fields: Sequence[str]) -> tuple:
+    def _parts(self, name: str, tags: Dict[str, Any], fields: Sequence[str]) -> tuple:
+        """(name parts per field, tags part) of a metric; Nones when it cannot be sent."""
         merged = dict(self.tags)
         merged.update(tags)
+        full = [self.prefix + name + ("." + f if f else "") for f in fields]
         try:
-            return tuple(render_head(self.prefix + name + ("." + f if f else ""), merged,
-                                     self.sanitize)[0] for f in fields)
+            tags_text = render_parts(full[0], merged, self.sanitize)[1]
+            names = self._names.get((name,) + tuple(fields))
+            if names is None:
+                names = tuple(name_part(self.sanitize(f)) for f in full)
+                self._names[(name,) + tuple(fields)] = names
         except ApptuitValueError as err:
             log.warning("skipping metric %r: %s", name, err)
-            return (None,) * len(fields)
+            return (None,) * len(fields), None
+        return names, tags_text
 
     def _collect_dump(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Any registry with dump_metrics(): slower, no per-key reader cache."""
@@ -280,22 +319,22 @@ def _read(view: _KindView, start: int, stop: int) -> list:
 _PLAIN = frozenset([int, float])
 
 
-def _render(heads: Sequence[Optional[str]], values: Sequence[Any], tail: str, out: List[str],
-            heads_ok: bool) -> int:
+def _render(names: Sequence[Optional[str]], tags: Sequence[Optional[str]],
+            values: Sequence[Any], tail: str, out: List[str], heads_ok: bool) -> int:
     """Append one point per renderable value; return how many values were invalid."""
     if heads_ok and _PLAIN.issuperset(map(type, values)):
         total = sum(values)
         if total - total == 0:   # every value finite: render them all at C speed
-            out.extend(map("".join, zip(heads, map(repr, values), repeat(tail))))
+            out.extend(map("".join, zip(names, tags, map(repr, values), repeat(tail))))
             return 0
     invalid = 0
     append = out.append
-    for head, value in zip(heads, values):
+    for name, tags_text, value in zip(names, tags, values):
         if value is SKIP:
             continue
         text = format_value(value)
-        if text is None or head is None:
+        if text is None or tags_text is None:
             invalid += 1
         else:
-            append(head + text + tail)
+            append(name + tags_text + text + tail)
     return invalid

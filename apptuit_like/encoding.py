@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 import zlib
+from itertools import repeat
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ApptuitValueError
@@ -29,9 +30,23 @@ def tags_json(tags: Mapping[str, str]) -> str:
     return _dumps(tags)
 
 
+def name_part(metric: str) -> str:
+    """The first part of a head, which series of one metric share."""
+    return '{"metric":' + _dumps(metric)
+
+
+def tags_part(tags_text: str) -> str:
+    """The second part of a head: the tags, up to the value."""
+    return ',"tags":' + tags_text + ',"value":'
+
+
 def series_head(metric: str, tags_text: str) -> str:
-    """The shared start of every point of one series."""
-    return '{"metric":%s,"tags":%s,"value":' % (_dumps(metric), tags_text)
+    """The shared start of every point of one series.
+
+    >>> series_head("cpu", tags_json({"host": "a"}))
+    '{"metric":"cpu","tags":{"host":"a"},"value":'
+    """
+    return name_part(metric) + tags_part(tags_text)
 
 
 def timestamp_tail(timestamp_text: str) -> str:
@@ -97,8 +112,8 @@ def render_plain(head: str, timestamps: Sequence, values: Sequence) -> List[str]
     >>> render_plain('{"metric":"m","tags":{},"value":', [1700000000], [0.5])
     ['{"metric":"m","tags":{},"value":0.5,"timestamp":1700000000}']
     """
-    template = head.replace("%", "%%") + '%r,"timestamp":%d}'
-    return list(map(template.__mod__, zip(values, timestamps)))
+    return list(map("".join, zip(repeat(head), map(repr, values), repeat(',"timestamp":'),
+                                 map(str, timestamps), repeat("}"))))
 
 
 def render_checked(head: str, describe: str, timestamps: Sequence, values: Sequence
@@ -112,11 +127,21 @@ def render_checked(head: str, describe: str, timestamps: Sequence, values: Seque
 
 
 def render_batches(jobs: Iterable, batch_size: int) -> Iterator[List[str]]:
-    """Batches of at most ``batch_size`` points from jobs that are either rendered
-    points or ``(head, timestamps, values)`` of a plain series, rendered lazily."""
+    """Batches of points from jobs that are either rendered points or
+    ``(head, timestamps, values)`` of a plain series, rendered lazily."""
+    return rebatch((job if isinstance(job, list) else render_plain(*job) for job in jobs),
+                   batch_size)
+
+
+def rebatch(chunks: Iterable[List[str]], batch_size: int) -> Iterator[List[str]]:
+    """Chunks of points of any size as batches of at most ``batch_size``.
+
+    >>> list(rebatch([["a", "b", "c"], [], ["d"]], 2))
+    [['a', 'b'], ['c', 'd']]
+    """
     batch: List[str] = []
-    for job in jobs:
-        batch += job if isinstance(job, list) else render_plain(*job)
+    for chunk in chunks:
+        batch += chunk
         while len(batch) >= batch_size:
             yield batch[:batch_size]
             batch = batch[batch_size:]

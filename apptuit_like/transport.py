@@ -255,6 +255,9 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
     stop: List[Outcome] = []
 
     def settle(results: List[Outcome]) -> None:
+        for outcome in results:
+            if outcome.ok:   # delivered points are not needed again: free them now
+                outcome.points = ()
         outcomes.extend(results)
         if not stop:
             stop.extend(o for o in results if o.kind in _ABORT_KINDS)

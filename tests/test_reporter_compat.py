@@ -88,3 +88,28 @@ def test_field_sets_per_metric_type(fake):
         "empty_hist_75_percentile", "empty_hist_95_percentile", "empty_hist_99_percentile",
         "empty_hist_999_percentile"}
     assert {"queue_depth_value", "temperature_value", "order_count_count"} <= names
+
+
+def test_registry_changes_between_cycles_match_apptuit(fake):
+    """Added, replaced and removed keys after the collector cached its view."""
+    clock = FixedClock(1700000000.0)
+    registry = build_registry(clock)
+    reporter = ApptuitReporter(registry=registry, api_endpoint=fake.endpoint,
+                               tags={"env": "dev"}, disable_host_tag=True)
+    reporter.report_now(timestamp=1700000000)
+    registry.counter(encode_metric("order.count", {"city": "oslo"})).inc(40)
+    replaced = encode_metric("order.count", {"city": "par"})
+    registry._counters[replaced] = type(registry._counters[replaced])()
+    registry._counters[replaced].inc(5)
+    del registry._counters[encode_metric("order.count", {"city": "ber"})]
+    registry.counter(encode_metric("order.count", {"city": "ber", "shift": "night"})).inc(2)
+    fake.requests.clear()
+    reporter.report_now(timestamp=1700000060)
+    ours = {(p["metric"], tuple(sorted(p["tags"].items()))): p["value"]
+            for p in fake.points() if not p["metric"].startswith("apptuit_reporter")}
+    theirs = reference_series(registry, "", {"env": "dev"})
+    sentinels = {key for key, value in theirs.items() if abs(value) == 2147483647.0}
+    assert set(ours) == set(theirs) - sentinels
+    counts = {dict(tags).get("city") + dict(tags).get("shift", ""): value
+              for (name, tags), value in ours.items() if name == "order_count_count"}
+    assert counts == {"oslo": 40, "par": 5, "bernight": 2, "São Paulo": 9}

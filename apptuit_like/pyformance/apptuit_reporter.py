@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -23,7 +23,8 @@ from ..collect import Collector
 from ..errors import ApptuitSendException, ApptuitValueError
 from ..outage_buffer import OutageBuffer
 from ..retry import RetryPolicy
-from ..transport import Outcome, deliver
+from ..encoding import rebatch
+from ..transport import Outcome, deliver_batches
 from .process_metrics import ProcessMetrics
 
 log = logging.getLogger("apptuit_like")
@@ -223,23 +224,27 @@ class ApptuitReporter(Reporter):
                 deadline: Optional[float] = None, retry: Optional[RetryPolicy] = None,
                 sleep: Callable[[float], Any] = time.sleep) -> tuple:
         with self._report_lock:
-            points = self._collect(registry, int(timestamp or time.time()))
-            if self.client.disabled or not points:
+            if self.client.disabled:
                 return 0, 0, [], None
-            outcomes = deliver(self.client.transport, points, self.client.batch_size,
-                               self.client.timeout, retry or self.retry_policy,
-                               deadline, sleep)
+            # points are rendered batch by batch as they are sent: memory stays at
+            # about one batch however large the registry
+            batches = rebatch(self._points(registry, int(timestamp or time.time())),
+                              self.client.batch_size)
+            outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
+                                       retry or self.retry_policy, deadline, sleep)
             return self._handle(outcomes)
 
-    def _collect(self, registry: Any, timestamp: int) -> List[str]:
+    def _points(self, registry: Any, timestamp: int) -> Iterator[List[str]]:
+        """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
         meta, _ = self._meta_collector.collect(self._meta_metrics_registry, timestamp)
-        points, invalid = self._collector.collect(registry, timestamp)
+        yield self._buffer.drain()
+        invalid = yield from self._collector.chunks(registry, timestamp)
         if self.process_metrics is not None:
             rows, bad = self._collector.render_rows(self.process_metrics.collect(), timestamp)
-            points += rows
+            yield rows
             invalid += bad
         self._count(NUMBER_OF_INVALID_POINTS, invalid)
-        return self._buffer.drain() + points + meta
+        yield meta
 
     def _handle(self, outcomes: List[Outcome]) -> tuple:
         success = failed = 0
