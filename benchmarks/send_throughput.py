@@ -1,18 +1,19 @@
 """``send_timeseries`` throughput: 1 million points, ours against apptuit 2.4.2.
 
 Both clients send the same 1,000 series × 1,000 points into a null HTTP sink in
-another process (wall-clock points per second, median of several runs); then
-ours sends them into a real local VictoriaMetrics, where they are counted.
+another process (wall-clock points per second, median of several runs, taking
+turns); then ours sends them into a real local VictoriaMetrics, where they are
+counted.
 
     python -m benchmarks.send_throughput [--points 1000000] [--runs 3]
 """
 import argparse
-import statistics
 import time
 
 import requests
 
 from benchmarks.null_sink import NullSink
+from benchmarks.timing import interleaved
 
 SERIES = 1000
 
@@ -29,13 +30,10 @@ def series_list(module, points: int, metric: str, start: int) -> list:
     return out
 
 
-def rate(send, points: int, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        send()
-        samples.append(points / (time.perf_counter() - started))
-    return statistics.median(samples)
+def rate(send, points: int) -> float:
+    started = time.perf_counter()
+    send()
+    return points / (time.perf_counter() - started)
 
 
 def measure(points: int = 1000000, runs: int = 3) -> dict:
@@ -48,14 +46,15 @@ def measure(points: int = 1000000, runs: int = 3) -> dict:
     with NullSink() as endpoint:
         ours = apptuit_like.Apptuit(api_endpoint=endpoint)
         theirs = apptuit.Apptuit(token="bench", api_endpoint=endpoint)
-        result = {"ours": rate(lambda: ours.send_timeseries(ours_series), points, runs),
-                  "apptuit": rate(lambda: theirs.send_timeseries(theirs_series, timeout=300),
-                                  points, runs)}
+        result = interleaved({
+            "ours": lambda: rate(lambda: ours.send_timeseries(ours_series), points),
+            "apptuit": lambda: rate(lambda: theirs.send_timeseries(theirs_series, timeout=300),
+                                    points)}, runs)
     metric = "bench_vm_%d" % time.time()
     with LocalVictoriaMetrics() as vm:
         client = apptuit_like.Apptuit(api_endpoint=vm.put_endpoint)
         vm_series = series_list(apptuit_like, points, metric, start)
-        result["ours_vm"] = rate(lambda: client.send_timeseries(vm_series), points, 1)
+        result["ours_vm"] = rate(lambda: client.send_timeseries(vm_series), points)
         vm.flush()
         answer = requests.get(vm.query_url + "/api/v1/query", timeout=60, params={
             "query": "sum(count_over_time(%s[3h]))" % metric}).json()

@@ -1,0 +1,21 @@
+"""Timing helpers shared by the benchmark rows."""
+import statistics
+import time
+from typing import Callable, Dict
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """Process CPU time (all threads) of one call."""
+    started = time.process_time()
+    work()
+    return time.process_time() - started
+
+
+def interleaved(samplers: Dict[str, Callable[[], float]], runs: int) -> Dict[str, float]:
+    """The median figure of each sampler, the samplers taking turns run by run, so a
+    change in the machine's load during the measurement hits all of them alike."""
+    samples: Dict[str, list] = {name: [] for name in samplers}
+    for _ in range(runs):
+        for name, sample in samplers.items():
+            samples[name].append(sample())
+    return {name: statistics.median(values) for name, values in samples.items()}
