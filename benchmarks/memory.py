@@ -1,9 +1,10 @@
 """Memory: peak RSS of a process holding 100k series with a started reporter,
 minus the same process without one, for each reporter.
 
-Each measurement is a fresh subprocess (peak RSS from its VmHWM): it builds the registry (10:1 counters to
-timers), imports the reporter, and either stops there or starts the reporter
-(1 s interval, null sink) and lets it finish three cycles. Median of several runs.
+Each measurement is a fresh subprocess (peak RSS from its VmHWM): it builds the
+registry (10:1 counters to timers), makes the reporter, and either stops there or
+starts it (1 s interval, null sink) and lets it finish three cycles. Median of
+several runs.
 
     python -m benchmarks.memory [--series 100000] [--runs 3]
 """

@@ -2,7 +2,8 @@ import uuid
 
 import pytest
 
-from servers import VM_MISSING, FakeApptuit, VictoriaMetrics, free_port
+from apptuit_like.victoria import free_port
+from servers import VM_MISSING, FakeApptuit, VictoriaMetrics
 
 ENV_VARS = ["APPTUIT_API_TOKEN", "APPTUIT_PY_TOKEN", "APPTUIT_API_ENDPOINT", "APPTUIT_TAGS",
             "APPTUIT_PY_TAGS", "APPTUIT_TIMEOUT", "APPTUIT_DISABLED",

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 
 import requests
 
-from apptuit_like.victoria import INSTALL_HINT, LocalVictoriaMetrics, free_port  # noqa: F401 (re-exported)
+from apptuit_like.victoria import INSTALL_HINT, LocalVictoriaMetrics
 
 VM_MISSING = INSTALL_HINT + " The README's test command, `bash tests/run.sh`, installs it."
 
