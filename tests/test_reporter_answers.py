@@ -245,3 +245,23 @@ def test_no_error_handler_is_silent(refused_endpoint, caplog):
     with pytest.raises(ApptuitSendException):
         reporter.report_now()
     assert caplog.records == []
+
+
+def test_stats_count_sent_failed_and_invalid_points(fake):
+    registry = MetricsRegistry()
+    registry.counter("orders").inc(3)
+    registry.gauge("broken", CallbackGauge(lambda: float("nan")))
+    reporter = ApptuitReporter(registry=registry, api_endpoint=fake.endpoint,
+                               tags={"env": "test"}, error_handler=None)
+    assert reporter.stats() == {"sent": 0, "failed": 0, "invalid": 0, "buffered": 0,
+                                "dropped": 0}
+    reporter.report_now()
+    first = reporter.stats()
+    assert first["sent"] == len(fake.points()) and first["failed"] == 0
+    assert first["invalid"] == 1, "the NaN gauge is skipped and counted"
+    fake.script(Reply(400, {"success": 0, "failed": 5, "errors": []}))
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    second = reporter.stats()
+    assert second["failed"] == 5 and second["sent"] == first["sent"]
+    assert second["buffered"] == 0, "nothing is kept after a 400"
