@@ -8,8 +8,8 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import config
-from .encoding import (check_compression, check_point, is_plain, name_part, render_batches,
-                       render_checked, tags_json, tags_part, timestamp_tail)
+from .encoding import (check_compression, is_plain, name_part, render_batches,
+                       render_checked, render_point, tags_json, tags_part)
 from .errors import ApptuitValueError
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
@@ -103,8 +103,7 @@ class Apptuit:
             head = heads.get(key)
             if head is None:
                 head = heads[key] = self.series_head(point.metric, point.tags)
-            ts_text, value_text = check_point(head[1], point.timestamp, point.value)
-            points.append(head[0] + value_text + timestamp_tail(ts_text))
+            points.append(render_point(head[0], head[1], point.timestamp, point.value))
         self._ship(points, timeout, retry_count)
 
     def send_timeseries(self, timeseries_list: Iterable[TimeSeries],

@@ -189,7 +189,7 @@ class Collector:
         self.sanitize = sanitize
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
-        self._row_heads: Dict[tuple, Optional[str]] = {}
+        self._row_heads: Dict[tuple, tuple] = {}
 
     def collect(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Rendered points of every metric in ``registry`` and the count skipped."""

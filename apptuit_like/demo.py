@@ -220,14 +220,15 @@ def draw_chart(output: Output, path: str, out: IO[str]) -> bool:
         out.write("Cannot draw %s: matplotlib is missing; install it with "
                   "pip install 'apptuit_like[plot]'\n" % path)
         return False
+    first = min((s.timestamps[0] for s in output if s.timestamps), default=0)
     figure, (orders, latency) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for series in sorted(output, key=str):
+        seconds = [t - first for t in series.timestamps]
         if series.metric == ORDERS:
-            orders.plot(_relative(series.timestamps, output), series.values, marker=".",
-                        label=series.tags.get("city"))
+            orders.plot(seconds, series.values, marker=".", label=series.tags.get("city"))
         elif series.metric == P99:
-            latency.plot(_relative(series.timestamps, output),
-                         [v * 1000 for v in series.values], marker=".", color="tab:red")
+            latency.plot(seconds, [v * 1000 for v in series.values], marker=".",
+                         color="tab:red")
     orders.set_title("Orders handled per city (cumulative)")
     orders.legend(loc="upper left")
     latency.set_title("order_processing_time p99 (ms)")
@@ -237,9 +238,3 @@ def draw_chart(output: Output, path: str, out: IO[str]) -> bool:
     plt.close(figure)
     out.write("Chart written to %s\n" % path)
     return True
-
-
-def _relative(stamps: List[float], output: Output) -> List[float]:
-    first = min((s.timestamps[0] for s in output if s.timestamps), default=0)
-    return [t - first for t in stamps]
-

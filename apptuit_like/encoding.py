@@ -19,7 +19,7 @@ from .errors import ApptuitValueError
 
 COMPRESSIONS = ("gzip", "deflate", None)
 _SLICE = 2048   # points per compressed slice
-_MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds or worse
+MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds or worse
 _INT = {int}
 _NUMBERS = {int, float}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
@@ -38,15 +38,6 @@ def name_part(metric: str) -> str:
 def tags_part(tags_text: str) -> str:
     """The second part of a head: the tags, up to the value."""
     return ',"tags":' + tags_text + ',"value":'
-
-
-def series_head(metric: str, tags_text: str) -> str:
-    """The shared start of every point of one series.
-
-    >>> series_head("cpu", tags_json({"host": "a"}))
-    '{"metric":"cpu","tags":{"host":"a"},"value":'
-    """
-    return name_part(metric) + tags_part(tags_text)
 
 
 def timestamp_tail(timestamp_text: str) -> str:
@@ -75,7 +66,7 @@ def format_timestamp(timestamp: Any) -> Optional[str]:
     """Whole Unix seconds as text, or None when it is not a plausible Unix time."""
     if not isinstance(timestamp, numbers.Real) or isinstance(timestamp, bool):
         return None
-    if not 0 <= timestamp < _MAX_SECONDS:   # also False for NaN
+    if not 0 <= timestamp < MAX_SECONDS:   # also False for NaN
         return None
     return str(int(timestamp))
 
@@ -102,7 +93,7 @@ def is_plain(timestamps: Sequence, values: Sequence) -> bool:
     """
     # a finite sum means no NaN and no infinity among the values
     return bool(timestamps and set(map(type, timestamps)) == _INT
-                and 0 <= min(timestamps) and max(timestamps) < _MAX_SECONDS
+                and 0 <= min(timestamps) and max(timestamps) < MAX_SECONDS
                 and set(map(type, values)) <= _NUMBERS and math.isfinite(sum(values)))
 
 
@@ -116,14 +107,21 @@ def render_plain(head: str, timestamps: Sequence, values: Sequence) -> List[str]
                                  map(str, timestamps), repeat("}"))))
 
 
+def render_point(head: str, describe: str, timestamp: Any, value: Any) -> str:
+    """One point of a series, checked; a bad one raises ValueError naming the series.
+
+    >>> render_point(name_part("m") + tags_part(tags_json({"a": "b"})), "m{a=b}", 1, 2)
+    '{"metric":"m","tags":{"a":"b"},"value":2,"timestamp":1}'
+    """
+    ts_text, value_text = check_point(describe, timestamp, value)
+    return head + value_text + timestamp_tail(ts_text)
+
+
 def render_checked(head: str, describe: str, timestamps: Sequence, values: Sequence
                    ) -> List[str]:
     """Points of any series, one by one; a bad point raises ValueError naming it."""
-    points = []
-    for timestamp, value in zip(timestamps, values):
-        ts_text, value_text = check_point(describe, timestamp, value)
-        points.append(head + value_text + timestamp_tail(ts_text))
-    return points
+    return [render_point(head, describe, timestamp, value)
+            for timestamp, value in zip(timestamps, values)]
 
 
 def render_batches(jobs: Iterable, batch_size: int) -> Iterator[List[str]]:

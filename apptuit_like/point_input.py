@@ -18,10 +18,10 @@ line 3: expected 'put <metric> <timestamp> <value> <tag>=<value> ...', got 'cpu 
 import json
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
+from .encoding import MAX_SECONDS
 from .errors import ApptuitValueError
 
 Record = Tuple[int, str, Union[str, Dict[str, Any]], float, Any, Optional[str]]
-_MAX_SECONDS = 1e10   # beyond: milliseconds (telnet and JSON both allow them)
 _MAX_MILLIS = 1e13
 _QUOTE = 120
 
@@ -142,7 +142,7 @@ def _timestamp(raw: Any) -> float:
     if isinstance(raw, bool):
         raise TypeError("a boolean is not a timestamp")
     stamp = int(raw) if isinstance(raw, str) and raw.isdigit() else float(raw)
-    if _MAX_SECONDS <= stamp < _MAX_MILLIS:
+    if MAX_SECONDS <= stamp < _MAX_MILLIS:   # milliseconds: telnet and JSON allow them
         stamp = stamp / 1000
     return stamp
 

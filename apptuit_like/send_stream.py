@@ -1,20 +1,23 @@
 """Ship a stream of parsed records: render, batch, send in the background, count.
 
-Rendering the next batch overlaps with sending the previous one (compression
-and network I/O release the GIL), and at most one batch is in flight, so
-memory stays at two batches whatever the input size.
+Records are rendered in chunks and sent through ``deliver_batches`` with
+overlap: the next batch is rendered while the previous one is compressed and
+sent, at most one batch is in flight, and outcomes are counted (and their points
+dropped) as they settle, so memory stays at about two batches whatever the
+input size.
 """
 import json
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, List, Optional
 
 from .client import Apptuit
-from .encoding import check_point, timestamp_tail
+from .encoding import rebatch, render_point
 from .errors import ApptuitValueError
 from .point_input import InputError, parse_tags
-from .transport import Outcome, deliver
+from .transport import Outcome, deliver_batches
+
+_CHUNK = 1024   # points rendered between hand-overs to the batcher
 
 
 @dataclass
@@ -26,7 +29,6 @@ class SendSummary:
     bad_lines: int = 0
     stopped_at: Optional[int] = None   # the line --strict stopped at
     seconds: float = 0.0
-    failures: List[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,30 +53,43 @@ def send_records(client: Apptuit, records: Iterable, *, strict: bool = False,
     """
     summary = SendSummary()
     started = time.monotonic()
-    heads: dict = {}
-    batch: List[str] = []
-    size = client.batch_size
-    ship = _Shipper(client, summary, retry_count, timeout, warn)
-    try:
-        for record in records:
-            point = record if isinstance(record, InputError) else _render(client, heads, record)
-            if point.__class__ is str:
-                batch.append(point)
-                if len(batch) >= size:
-                    ship(batch)
-                    batch = []
-                continue
-            summary.bad_lines += 1
-            warn(str(point))
-            if strict:
-                summary.stopped_at = point.line
-                break
-        if batch:
-            ship(batch)
-    finally:
-        ship.close()
+
+    def count(outcomes: List[Outcome]) -> None:
+        for outcome in outcomes:
+            summary.sent += outcome.success
+            summary.failed += outcome.failed
+            if not outcome.ok:
+                warn("send failed: " + str(outcome.exception()))
+            outcome.points = ()   # counted: the points are not needed again
+
+    deliver_batches(client.transport,
+                    rebatch(_rendered(client, records, summary, strict, warn),
+                            client.batch_size),
+                    client.timeout if timeout is None else timeout,
+                    client.retry_policy.with_total(retry_count), overlap=True, settled=count)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _rendered(client: Apptuit, records: Iterable, summary: SendSummary, strict: bool,
+              warn: Callable[[str], object]) -> Iterator[List[str]]:
+    """Chunks of rendered points; each bad record is warned about and counted."""
+    heads: dict = {}
+    chunk: List[str] = []
+    for record in records:
+        point = record if isinstance(record, InputError) else _render(client, heads, record)
+        if point.__class__ is str:
+            chunk.append(point)
+            if len(chunk) >= _CHUNK:
+                yield chunk
+                chunk = []
+            continue
+        summary.bad_lines += 1
+        warn(str(point))
+        if strict:
+            summary.stopped_at = point.line
+            break
+    yield chunk
 
 
 def _render(client: Apptuit, heads: dict, record: tuple):
@@ -86,44 +101,8 @@ def _render(client: Apptuit, heads: dict, record: tuple):
         if head is None:
             parsed = parse_tags(tags, number, source) if tags.__class__ is str else tags
             head = heads[key] = client.series_head(metric, parsed)
-        ts_text, value_text = check_point(head[1], timestamp, value)
+        return render_point(head[0], head[1], timestamp, value)
     except InputError as err:
         return err
     except ApptuitValueError as err:
         return InputError(number, source, str(err))
-    return head[0] + value_text + timestamp_tail(ts_text)
-
-
-class _Shipper:
-    """Sends batches on one worker thread, one batch in flight, tallying outcomes."""
-
-    def __init__(self, client: Apptuit, summary: SendSummary, retry_count: int,
-                 timeout: Optional[float], warn: Callable[[str], object]) -> None:
-        self.client, self.summary, self.warn = client, summary, warn
-        self.retry = client.retry_policy.with_total(retry_count)
-        self.timeout = client.timeout if timeout is None else timeout
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="apptuit-like-send")
-        self.pending: Optional[Future] = None
-
-    def __call__(self, batch: List[str]) -> None:
-        self._settle()
-        self.pending = self.pool.submit(deliver, self.client.transport, batch,
-                                        self.client.batch_size, self.timeout, self.retry)
-
-    def close(self) -> None:
-        try:
-            self._settle()
-        finally:
-            self.pool.shutdown()
-
-    def _settle(self) -> None:
-        if self.pending is None:
-            return
-        outcomes: List[Outcome] = self.pending.result()
-        self.pending = None
-        for outcome in outcomes:
-            self.summary.sent += outcome.success
-            self.summary.failed += outcome.failed
-            if not outcome.ok:
-                self.summary.failures.append(outcome.message)
-                self.warn("send failed: " + str(outcome.exception()))

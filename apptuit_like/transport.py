@@ -240,8 +240,9 @@ def deliver(transport: Transport, points: Sequence[str], batch_size: int, timeou
 
 def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], timeout: float,
                     retry: RetryPolicy, deadline: Optional[float] = None,
-                    sleep: Callable[[float], object] = time.sleep,
-                    overlap: bool = False) -> List[Outcome]:
+                    sleep: Callable[[float], object] = time.sleep, overlap: bool = False,
+                    settled: Optional[Callable[[List[Outcome]], object]] = None
+                    ) -> List[Outcome]:
     """Post each batch; one or more outcomes per batch, in order.
 
     A rejected batch (400) does not stop the rest. A failure that the next batch
@@ -249,7 +250,9 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
     tried are returned as failed outcomes of the same kind, so callers count them
     and, when retryable, keep them. With ``overlap`` each batch is posted on a
     worker thread while ``batches`` makes the next one (compression and network
-    I/O release the GIL); at most one batch is in flight.
+    I/O release the GIL); at most one batch is in flight. ``settled`` sees each
+    batch's outcomes as soon as they are known, e.g. to report them while a long
+    stream goes on.
     """
     outcomes: List[Outcome] = []
     stop: List[Outcome] = []
@@ -258,6 +261,8 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
         for outcome in results:
             if outcome.ok:   # delivered points are not needed again: free them now
                 outcome.points = ()
+        if settled is not None:
+            settled(results)
         outcomes.extend(results)
         if not stop:
             stop.extend(o for o in results if o.kind in _ABORT_KINDS)
@@ -272,8 +277,8 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
                 settle(pending.result())
                 pending = None
             if stop:
-                outcomes.append(_failure(stop[0].kind, batch, stop[0].status_code,
-                                         "not sent after: " + stop[0].message))
+                settle([_failure(stop[0].kind, batch, stop[0].status_code,
+                                 "not sent after: " + stop[0].message)])
             elif pool is None:
                 settle(post(batch))
             else:
