@@ -33,6 +33,12 @@ TIMEOUT = "APPTUIT_TIMEOUT"
 DISABLED = "APPTUIT_DISABLED"
 DISABLE_HOST_TAG = "APPTUIT_DISABLE_HOST_TAG"
 
+# apptuit-py's names for the same variables, exported from the top level.
+APPTUIT_PY_TOKEN = TOKEN
+APPTUIT_PY_TAGS = TAGS
+DEPRECATED_APPTUIT_PY_TOKEN = DEPRECATED_TOKEN
+DEPRECATED_APPTUIT_PY_TAGS = DEPRECATED_TAGS
+
 _TRUE = frozenset(["1", "true", "t", "yes", "y", "on"])
 _FALSE = frozenset(["", "0", "false", "f", "no", "n", "off"])
 

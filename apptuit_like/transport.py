@@ -15,7 +15,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 
 import requests
 
-from . import __version__
+from .version import __version__
 from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout)

@@ -43,7 +43,7 @@ def stored_points(query_url: str, metric: str) -> int:
 
 
 def measure(lines: int = 1000000, runs: int = 3) -> dict:
-    from apptuit_like.victoria import LocalVictoriaMetrics
+    from apptuit_like.testing import LocalVictoriaMetrics
     metric = "bench_send_%d" % time.time()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "points.txt")

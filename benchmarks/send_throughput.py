@@ -39,7 +39,7 @@ def rate(send, points: int) -> float:
 def measure(points: int = 1000000, runs: int = 3) -> dict:
     import apptuit
     import apptuit_like
-    from apptuit_like.victoria import LocalVictoriaMetrics
+    from apptuit_like.testing import LocalVictoriaMetrics
     start = int(time.time()) - 7200
     ours_series = series_list(apptuit_like, points, "bench_ts", start)
     theirs_series = series_list(apptuit, points, "bench_ts", start)

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from apptuit_like.victoria import free_port
+from apptuit_like.testing import free_port
 from servers import VM_MISSING, FakeApptuit, VictoriaMetrics
 
 ENV_VARS = ["APPTUIT_API_TOKEN", "APPTUIT_PY_TOKEN", "APPTUIT_API_ENDPOINT", "APPTUIT_TAGS",

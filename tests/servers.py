@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 
 import requests
 
-from apptuit_like.victoria import INSTALL_HINT, LocalVictoriaMetrics
+from apptuit_like.testing import INSTALL_HINT, LocalVictoriaMetrics
 
 VM_MISSING = INSTALL_HINT + " The README's test command, `bash tests/run.sh`, installs it."
 

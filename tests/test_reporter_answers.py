@@ -10,7 +10,7 @@ from pyformance.meters import CallbackGauge
 from apptuit_like import ApptuitSendException, RetryPolicy
 from apptuit_like.pyformance import ApptuitReporter, default_error_handler
 from apptuit_like.pyformance import apptuit_reporter as reporter_module
-from apptuit_like.victoria import free_port
+from apptuit_like.testing import free_port
 from servers import FakeApptuit, Reply
 
 FAST = RetryPolicy(backoff_factor=0.01, backoff_max=0.02)

@@ -19,12 +19,12 @@ from pyformance.reporters.reporter import Reporter
 
 from .. import config
 from ..client import Apptuit
-from ..collect import Collector
-from ..errors import ApptuitSendException, ApptuitValueError
-from ..outage_buffer import OutageBuffer
-from ..retry import RetryPolicy
 from ..encoding import rebatch
+from ..errors import ApptuitSendException, ApptuitValueError
+from ..retry import RetryPolicy
 from ..transport import Outcome, deliver_batches
+from .collect import Collector
+from .outage_buffer import OutageBuffer
 from .process_metrics import ProcessMetrics
 
 log = logging.getLogger("apptuit_like")

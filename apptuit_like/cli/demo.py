@@ -18,13 +18,13 @@ from typing import IO, Dict, List, Optional
 from pyformance import MetricsRegistry
 from pyformance.meters import CallbackGauge
 
-from . import config
-from .client import Apptuit
-from .pyformance import ApptuitReporter
-from .query import Output
+from .. import config
+from ..client import Apptuit
+from ..pyformance import ApptuitReporter
+from ..query import Output
+from ..testing import LocalVictoriaMetrics, VictoriaMetricsMissing
+from ..timeseries import TimeSeries, encode_metric
 from .tables import text_table
-from .timeseries import TimeSeries, encode_metric
-from .victoria import LocalVictoriaMetrics, VictoriaMetricsMissing
 
 CITIES = {"BLR": 5, "DEL": 4, "HYD": 2, "PNQ": 1}   # city: relative order volume
 SERVICE = "order-service-demo"

@@ -14,9 +14,10 @@ import sys
 import time
 from typing import IO, Iterator, List, Optional
 
-from . import __version__, config
-from .client import Apptuit
-from .errors import ApptuitException, ApptuitValueError
+from .. import config
+from ..client import Apptuit
+from ..errors import ApptuitException, ApptuitValueError
+from ..version import __version__
 from .point_input import read_records
 from .send_stream import send_records
 from .tables import print_result, write_csv

@@ -21,11 +21,11 @@ from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
 from pyformance.stats.samples import ExpDecayingSample
 
-from .client import render_parts
-from .encoding import format_value, name_part, timestamp_tail
-from .errors import ApptuitValueError
-from .sanitize import Sanitizer
-from .timeseries import decode_metric
+from ..client import render_parts
+from ..encoding import format_value, name_part, timestamp_tail
+from ..errors import ApptuitValueError
+from ..sanitize import Sanitizer
+from ..timeseries import decode_metric
 
 log = logging.getLogger("apptuit_like")
 

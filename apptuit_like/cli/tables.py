@@ -10,7 +10,7 @@ import csv
 import datetime
 from typing import IO, Any, Iterable, Sequence
 
-from .query import QueryResult
+from ..query import QueryResult
 
 
 def format_time(timestamp: float) -> str:

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, List, Optional
 
-from .client import Apptuit
-from .encoding import rebatch, render_point
-from .errors import ApptuitValueError
+from ..client import Apptuit
+from ..encoding import rebatch, render_point
+from ..errors import ApptuitValueError
+from ..transport import Outcome, deliver_batches
 from .point_input import InputError, parse_tags
-from .transport import Outcome, deliver_batches
 
 _CHUNK = 1024   # points rendered between hand-overs to the batcher
 

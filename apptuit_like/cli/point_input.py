@@ -18,8 +18,8 @@ line 3: expected 'put <metric> <timestamp> <value> <tag>=<value> ...', got 'cpu 
 import json
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
-from .encoding import MAX_SECONDS
-from .errors import ApptuitValueError
+from ..encoding import MAX_SECONDS
+from ..errors import ApptuitValueError
 
 Record = Tuple[int, str, Union[str, Dict[str, Any]], float, Any, Optional[str]]
 _MAX_MILLIS = 1e13

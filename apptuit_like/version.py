@@ -1,0 +1,2 @@
+"""The package's version, in one place; imports nothing of the package."""
+__version__ = "0.1.0"
