@@ -5,7 +5,7 @@
 Apptuit(api_endpoint='http://127.0.0.1:4242', token=None)
 """
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import config
 from .encoding import (check_compression, is_plain, name_part, render_batches,
@@ -14,7 +14,7 @@ from .errors import ApptuitValueError
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
 from .retry import RetryPolicy
-from .sanitize import get_sanitizer
+from .sanitize import Sanitizer, get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
 from .transport import Outcome, Transport, deliver, deliver_batches
 
@@ -70,7 +70,7 @@ class Apptuit:
     def __enter__(self) -> "Apptuit":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -96,7 +96,7 @@ class Apptuit:
         """
         if self.disabled or not datapoints:
             return
-        heads: Dict[tuple, tuple] = {}
+        heads: Dict[Tuple[str, int], Tuple[str, str]] = {}
         points = []
         for point in datapoints:
             key = (point.metric, id(point.tags))
@@ -116,7 +116,7 @@ class Apptuit:
         """
         if self.disabled or not timeseries_list:
             return
-        jobs: list = []   # every point is checked before the first batch goes out
+        jobs: List[Any] = []   # every point is checked before the first batch goes out
         for series in timeseries_list:
             head, describe = self.series_head(series.metric, series.tags)
             stamps, values = series.timestamps, series.values
@@ -169,12 +169,12 @@ class Apptuit:
                          retry_count)
         return parse_promql(body, expr, start, end)
 
-    def _get(self, url: str, params: dict, timeout: float, retry_count: int) -> bytes:
+    def _get(self, url: str, params: Dict[str, Any], timeout: float, retry_count: int) -> bytes:
         outcome = self.transport.get(url, params, timeout,
                                      self.retry_policy.with_total(retry_count))
         return answer_body(outcome)
 
-    def series_head(self, metric: str, tags: Optional[Tags]) -> tuple:
+    def series_head(self, metric: str, tags: Optional[Tags]) -> Tuple[str, str]:
         """(rendered head, description) of a series after merging and sanitizing."""
         merged = dict(self._global_tags)
         merged.update(tags or {})
@@ -195,13 +195,14 @@ def describe_series(metric: str, tags: Tags) -> str:
     return "%s{%s}" % (metric, ", ".join("%s=%s" % kv for kv in sorted(tags.items())))
 
 
-def render_head(metric: str, tags: Tags, sanitize) -> tuple:
+def render_head(metric: str, tags: Tags, sanitize: Sanitizer) -> Tuple[str, str]:
     """Check and sanitize a series; return (JSON head, description for errors)."""
     name, tags_text, describe = render_parts(metric, tags, sanitize)
     return name_part(name) + tags_text, describe
 
 
-def render_parts(metric: str, tags: Tags, sanitize) -> tuple:
+def render_parts(metric: str, tags: Tags, sanitize: Sanitizer
+                 ) -> Tuple[str, str, str]:
     """Check and sanitize a series: (sanitized name, tags part of its head,
     description); a bad tag or name raises ValueError naming the series."""
     describe = describe_series(metric, tags)

@@ -66,9 +66,10 @@ def format_timestamp(timestamp: Any) -> Optional[str]:
     """Whole Unix seconds as text, or None when it is not a plausible Unix time."""
     if not isinstance(timestamp, numbers.Real) or isinstance(timestamp, bool):
         return None
-    if not 0 <= timestamp < MAX_SECONDS:   # also False for NaN
+    seconds: Any = timestamp   # any Real, numpy's included
+    if not 0 <= seconds < MAX_SECONDS:   # also False for NaN
         return None
-    return str(int(timestamp))
+    return str(int(seconds))
 
 
 def check_point(describe: str, timestamp: Any, value: Any) -> Tuple[str, str]:
@@ -84,7 +85,7 @@ def check_point(describe: str, timestamp: Any, value: Any) -> Tuple[str, str]:
     return ts_text, value_text
 
 
-def is_plain(timestamps: Sequence, values: Sequence) -> bool:
+def is_plain(timestamps: Sequence[Any], values: Sequence[Any]) -> bool:
     """True when every timestamp is a whole-second int and every value a finite
     int or float: the common case, checked with C-level loops.
 
@@ -97,7 +98,7 @@ def is_plain(timestamps: Sequence, values: Sequence) -> bool:
                 and set(map(type, values)) <= _NUMBERS and math.isfinite(sum(values)))
 
 
-def render_plain(head: str, timestamps: Sequence, values: Sequence) -> List[str]:
+def render_plain(head: str, timestamps: Sequence[Any], values: Sequence[Any]) -> List[str]:
     """Points of a series that :func:`is_plain` accepted.
 
     >>> render_plain('{"metric":"m","tags":{},"value":', [1700000000], [0.5])
@@ -117,14 +118,14 @@ def render_point(head: str, describe: str, timestamp: Any, value: Any) -> str:
     return head + value_text + timestamp_tail(ts_text)
 
 
-def render_checked(head: str, describe: str, timestamps: Sequence, values: Sequence
+def render_checked(head: str, describe: str, timestamps: Sequence[Any], values: Sequence[Any]
                    ) -> List[str]:
     """Points of any series, one by one; a bad point raises ValueError naming it."""
     return [render_point(head, describe, timestamp, value)
             for timestamp, value in zip(timestamps, values)]
 
 
-def render_batches(jobs: Iterable, batch_size: int) -> Iterator[List[str]]:
+def render_batches(jobs: Iterable[Any], batch_size: int) -> Iterator[List[str]]:
     """Batches of points from jobs that are either rendered points or
     ``(head, timestamps, values)`` of a plain series, rendered lazily."""
     return rebatch((job if isinstance(job, list) else render_plain(*job) for job in jobs),

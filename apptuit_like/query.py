@@ -18,7 +18,8 @@ import functools
 import gc
 import json
 import math
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar,
+                    Union, cast)
 
 from .errors import (ApptuitQueryConnectionError, ApptuitQueryError, ApptuitQueryTimeout,
                      ApptuitValueError)
@@ -64,8 +65,8 @@ class Output:
         if not self.series:
             return pandas.DataFrame(index=_datetime_index(pandas, [], tz))
         first = self.series[0].timestamps
+        stamps: Any = first
         if all(s.timestamps == first for s in self.series):
-            stamps = first
             data = numpy.array([s.values for s in self.series], dtype=float).T
         else:
             stamps = numpy.unique(numpy.concatenate(
@@ -94,10 +95,10 @@ class QueryResult:
     def __init__(self, start: Moment, end: Optional[Moment] = None) -> None:
         self.start = start
         self.end = end
-        self._outputs: dict = {}
+        self._outputs: Dict[str, Output] = {}
 
     def add(self, output: Output) -> None:
-        self._outputs[output.id] = output
+        self._outputs[str(output.id)] = output
 
     def __setitem__(self, key: str, output: Output) -> None:
         output.id = key
@@ -134,14 +135,17 @@ class QueryResult:
             self.start, "" if self.end is None else self.end, ", ".join(map(str, self._outputs)))
 
 
-def _gc_paused(parse: Callable) -> Callable:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _gc_paused(parse: _F) -> _F:
     """Run ``parse`` with the cyclic GC paused.
 
     A large answer is millions of fresh lists, none in a cycle; left on, the GC
     walks the growing tree again and again and triples the parse time.
     """
     @functools.wraps(parse)
-    def paused(*args, **kwargs):
+    def paused(*args: Any, **kwargs: Any) -> Any:
         enabled = gc.isenabled()
         gc.disable()
         try:
@@ -149,7 +153,7 @@ def _gc_paused(parse: Callable) -> Callable:
         finally:
             if enabled:
                 gc.enable()
-    return paused
+    return cast(_F, paused)
 
 
 @_gc_paused
@@ -272,8 +276,8 @@ def _epoch(moment: Moment, name: str) -> float:
     return int(moment) if float(moment).is_integer() else moment
 
 
-def _in_range(pairs: Sequence[Sequence], start: float, end: Optional[float]
-              ) -> Tuple[list, list]:
+def _in_range(pairs: Sequence[Sequence[Any]], start: float, end: Optional[float]
+              ) -> Tuple[List[Any], List[Any]]:
     stamps = [pair[0] for pair in pairs]
     if stamps and (min(stamps) < start or (end is not None and max(stamps) > end)):
         pairs = [pair for pair in pairs
@@ -303,6 +307,6 @@ def _import_pandas() -> Any:
     return pandas
 
 
-def _datetime_index(pandas: Any, stamps: Sequence, tz: Optional[str]) -> Any:
+def _datetime_index(pandas: Any, stamps: Sequence[Any], tz: Optional[str]) -> Any:
     index = pandas.to_datetime(stamps, unit="s", utc=tz is not None)
     return index.tz_convert(tz) if tz is not None else index

@@ -45,7 +45,7 @@ class RetryPolicy:
 
     def backoff_limit(self, attempt: int) -> float:
         """Upper bound of the jittered wait before retry number ``attempt + 1``."""
-        return min(self.backoff_max, self.backoff_factor * (2 ** attempt))
+        return min(self.backoff_max, self.backoff_factor * 2.0 ** attempt)
 
     def delay(self, attempt: int, retry_after: Optional[float],
               rand: Callable[[], float] = random.random) -> float:

@@ -31,7 +31,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class LocalVictoriaMetrics:
@@ -60,9 +61,7 @@ class LocalVictoriaMetrics:
         try:
             self._wait_until(lambda: requests.get(self.query_url + "/health", timeout=1).ok,
                              "its /health answer", start_timeout)
-            self._wait_until(lambda: socket.create_connection(
-                ("127.0.0.1", self.put_port), 1).close() is None,
-                "its OpenTSDB port", start_timeout)
+            self._wait_until(self._put_port_open, "its OpenTSDB port", start_timeout)
         except BaseException:
             self.stop()
             raise
@@ -70,7 +69,11 @@ class LocalVictoriaMetrics:
     def __enter__(self) -> "LocalVictoriaMetrics":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def _put_port_open(self) -> bool:
+        socket.create_connection(("127.0.0.1", self.put_port), 1).close()
+        return True
+
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

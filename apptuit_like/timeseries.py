@@ -109,7 +109,8 @@ class TimeSeriesName:
 
 
 def _describe(metric: str, tags: Optional[Tags]) -> str:
-    inner = ", ".join("%s:%s" % (k, tags[k]) for k in sorted(tags or {}))
+    tags = tags or {}
+    inner = ", ".join("%s:%s" % (k, tags[k]) for k in sorted(tags))
     return "%s{%s}" % (metric, inner)
 
 
@@ -130,10 +131,10 @@ class TimeSeries:
     (1, [3.0])
     """
 
-    def __init__(self, metric: str, tags: Optional[Tags], index: Optional[List] = None,
-                 values: Optional[List] = None) -> None:
+    def __init__(self, metric: str, tags: Optional[Tags], index: Optional[List[Any]] = None,
+                 values: Optional[List[Any]] = None) -> None:
         self.name = TimeSeriesName(metric, tags)
-        if bool(index) != bool(values) or (index and len(index) != len(values)):
+        if bool(index) != bool(values) or (index and len(index) != len(values or ())):
             raise ApptuitValueError("TimeSeries %s: index and values must have the same "
                                     "length" % _describe(metric, tags))
         self.timestamps = index or []

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import requests
 
@@ -43,7 +43,7 @@ class Outcome:
     status_code: Optional[int] = None
     success: int = 0
     failed: int = 0
-    errors: List = field(default_factory=list)
+    errors: List[Any] = field(default_factory=list)
     message: str = ""
     retry_after: Optional[float] = None
     elapsed: float = 0.0   # seconds spent on this batch, retries included
@@ -153,19 +153,23 @@ class Transport:
                     + self.post(points[half:], timeout, retry, deadline, sleep))
         return [outcome]
 
-    def get(self, url: str, params: dict, timeout: float, retry: RetryPolicy,
+    def get(self, url: str, params: Dict[str, Any], timeout: float, retry: RetryPolicy,
             sleep: Callable[[float], object] = time.sleep) -> Outcome:
         """GET ``url`` with retries; the outcome carries the answer's body."""
         return self._retrying(lambda limit: self._get_once(url, params, limit),
                               "GET " + url, timeout, retry, None, sleep)
 
-    def _post_with_retries(self, points, timeout, retry, deadline, sleep) -> Outcome:
+    def _post_with_retries(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
+                           deadline: Optional[float], sleep: Callable[[float], object]
+                           ) -> Outcome:
         body = encode_body(points, self.compression)
         return self._retrying(lambda limit: self._post_once(body, points, limit),
                               "%d points" % len(points), timeout, retry, deadline, sleep)
 
     @staticmethod
-    def _retrying(once, what, timeout, retry, deadline, sleep) -> Outcome:
+    def _retrying(once: Callable[[float], Outcome], what: str, timeout: float,
+                  retry: RetryPolicy, deadline: Optional[float],
+                  sleep: Callable[[float], object]) -> Outcome:
         """Call ``once(timeout)`` until its outcome is final or the retries run out."""
         started = time.monotonic()
         attempt = 0
@@ -188,7 +192,7 @@ class Transport:
         with response:
             return outcome_from_response(response, points)
 
-    def _get_once(self, url: str, params: dict, timeout: float) -> Outcome:
+    def _get_once(self, url: str, params: Dict[str, Any], timeout: float) -> Outcome:
         response, failure = self._request("GET", url, timeout, self._get_headers,
                                           params=params)
         if response is None:
@@ -198,11 +202,13 @@ class Transport:
             outcome.body = response.content
             return outcome
 
-    def _request(self, method: str, url: str, timeout: float, headers: dict, **kwargs):
+    def _request(self, method: str, url: str, timeout: float, headers: Dict[str, str],
+                 **kwargs: Any
+                 ) -> Tuple[Optional[requests.Response], Tuple[str, str]]:
         """(response, None), or (None, (failure kind, message)) when no answer came."""
         try:
             return self._session.request(method, url, headers=headers, timeout=timeout,
-                                         verify=self.verify, **kwargs), None
+                                         verify=self.verify, **kwargs), ("", "")
         except requests.exceptions.Timeout as err:
             return None, ("timeout", "timed out after %.1fs: %s"
                           % (timeout, type(err).__name__))

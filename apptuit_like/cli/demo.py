@@ -154,7 +154,7 @@ def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], ru
     threading.Event().wait(interval + 1)
     if vm is not None:
         vm.flush()
-    client = Apptuit(**endpoints)
+    client = Apptuit(**endpoints)  # type: ignore[arg-type]  # endpoint keywords only
     expr = '{run="%s"}' % run_id
     result = client.query_promql(expr, start=int(started), end=time.time(), step=interval)
     return result[expr], client.query_endpoint
@@ -192,7 +192,7 @@ def summary_table(output: Output) -> str:
     common = _common_tags(output)
     rows = []
     for series in sorted(output, key=str):
-        own = {k: v for k, v in series.tags.items() if k not in common}
+        own = {k: v for k, v in (series.tags or {}).items() if k not in common}
         rows.append([str(TimeSeries(series.metric, own)) if own else series.metric,
                      series.values[-1] if series.values else "", len(series)])
     shared = ", ".join("%s=%s" % item for item in sorted(common.items()))
@@ -204,9 +204,9 @@ def _common_tags(output: Output) -> Dict[str, str]:
     series = output.series
     if not series:
         return {}
-    common = dict(series[0].tags)
+    common = dict(series[0].tags or {})
     for other in series[1:]:
-        common = {k: v for k, v in common.items() if other.tags.get(k) == v}
+        common = {k: v for k, v in common.items() if (other.tags or {}).get(k) == v}
     return common
 
 
@@ -225,7 +225,7 @@ def draw_chart(output: Output, path: str, out: IO[str]) -> bool:
     for series in sorted(output, key=str):
         seconds = [t - first for t in series.timestamps]
         if series.metric == ORDERS:
-            orders.plot(seconds, series.values, marker=".", label=series.tags.get("city"))
+            orders.plot(seconds, series.values, marker=".", label=(series.tags or {}).get("city"))
         elif series.metric == P99:
             latency.plot(seconds, [v * 1000 for v in series.values], marker=".",
                          color="tab:red")

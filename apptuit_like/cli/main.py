@@ -17,6 +17,7 @@ from typing import IO, Iterator, List, Optional
 from .. import config
 from ..client import Apptuit
 from ..errors import ApptuitException, ApptuitValueError
+from ..query import QueryResult
 from ..version import __version__
 from .point_input import read_records
 from .send_stream import send_records
@@ -200,8 +201,8 @@ def run_query(args: argparse.Namespace, out: IO[str]) -> int:
     timeout = args.timeout or 180
     if args.promql:
         step = _number_or_text(args.step)
-        result = client.query_promql(args.query, start, end, step=step,
-                                     retry_count=args.retry, timeout=timeout)
+        result: Optional[QueryResult] = client.query_promql(
+            args.query, start, end, step=step, retry_count=args.retry, timeout=timeout)
     else:
         result = client.query(args.query, start, end, retry_count=args.retry,
                               timeout=timeout)

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -40,6 +40,8 @@ DEFAULT_MAX_BUFFERED_POINTS = 100000
 _WARN_EVERY = 60.0   # seconds between warnings of the default error handler
 
 ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
+# (points sent, points failed, errors, HTTP status of the last failure) of a report
+_Result = Tuple[int, int, List[Any], Optional[int]]
 
 
 class _RateLimitedWarning:
@@ -74,7 +76,7 @@ def default_error_handler(status_code: Optional[int], successful: int, failed: i
           failed, successful + failed, status_code, detail)
 
 
-class ApptuitReporter(Reporter):
+class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no types
     """Reports a pyformance ``MetricsRegistry`` to Apptuit or an OpenTSDB-style TSDB.
 
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
@@ -222,7 +224,7 @@ class ApptuitReporter(Reporter):
 
     def _report(self, registry: Any, timestamp: Optional[float],
                 deadline: Optional[float] = None, retry: Optional[RetryPolicy] = None,
-                sleep: Callable[[float], Any] = time.sleep) -> tuple:
+                sleep: Callable[[float], Any] = time.sleep) -> _Result:
         with self._report_lock:
             if self.client.disabled:
                 return 0, 0, [], None
@@ -246,7 +248,7 @@ class ApptuitReporter(Reporter):
         self._count(NUMBER_OF_INVALID_POINTS, invalid)
         yield meta
 
-    def _handle(self, outcomes: List[Outcome]) -> tuple:
+    def _handle(self, outcomes: List[Outcome]) -> _Result:
         success = failed = 0
         errors: List[Any] = []
         status = None

@@ -205,9 +205,9 @@ class Collector:
         """Rendered points in chunks of a few hundred metrics; returns the count of
         values skipped. Between chunks application threads get the GIL."""
         if not all(hasattr(registry, attr) for _, attr in KINDS):
-            out, invalid = self._collect_dump(registry, timestamp)
-            yield out
-            return invalid
+            dumped, skipped = self._collect_dump(registry, timestamp)
+            yield dumped
+            return skipped
         tail = timestamp_tail(str(timestamp))
         invalid = 0
         for kind, attr in KINDS:
@@ -238,7 +238,7 @@ class Collector:
         tags: list = []
         for key, metric in zip(keys, metrics):
             i = known.get(key)
-            if i is not None and view.metrics[i] is metric:
+            if i is not None and view is not None and view.metrics[i] is metric:
                 readers.append(view.readers[i])
                 names += view.names[i * width:(i + 1) * width]
                 tags += view.tags[i * width:(i + 1) * width]
@@ -330,7 +330,7 @@ def _render(names: Sequence[Optional[str]], tags: Sequence[Optional[str]],
     if heads_ok and _PLAIN.issuperset(map(type, values)):
         total = sum(values)
         if total - total == 0:   # every value finite: render them all at C speed
-            out.extend(map("".join, zip(names, tags, map(repr, values), repeat(tail))))
+            out.extend(map("".join, zip(names, tags, map(repr, values), repeat(tail))))  # type: ignore[arg-type]  # heads_ok: no None
             return 0
     invalid = 0
     append = out.append
@@ -338,7 +338,7 @@ def _render(names: Sequence[Optional[str]], tags: Sequence[Optional[str]],
         if value is SKIP:
             continue
         text = format_value(value)
-        if text is None or tags_text is None:
+        if text is None or tags_text is None or name is None:
             invalid += 1
         else:
             append(name + tags_text + text + tail)

@@ -1,7 +1,7 @@
 """A bounded, oldest-first store of rendered points that could not be delivered."""
 import threading
 from collections import deque
-from typing import List, Sequence
+from typing import Deque, List, Sequence
 
 
 class OutageBuffer:
@@ -19,7 +19,7 @@ class OutageBuffer:
             raise ValueError("max_buffered_points must be a non-negative integer, got %r"
                              % (max_points,))
         self.max_points = max_points
-        self._points: deque = deque(maxlen=max_points)
+        self._points: Deque[str] = deque(maxlen=max_points)
         self._lock = threading.Lock()
 
     def add(self, points: Sequence[str]) -> int:

@@ -87,6 +87,7 @@ class ProcessMetrics:
 
     def _psutil(self, worker: str) -> List[Row]:
         process = self._process
+        assert process is not None   # set for this pid before any collection
         tags = {"worker_id": worker}
         with process.oneshot():
             memory = process.memory_info()
