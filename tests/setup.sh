@@ -16,4 +16,4 @@ venv="${APPTUIT_LIKE_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,query,plot]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,query,plot,dev]"
