@@ -8,6 +8,7 @@
 ``APPTUIT_TIMEOUT``        default HTTP timeout in seconds (default 60)
 ``APPTUIT_DISABLED``       a true value turns every send into a no-op
 ``APPTUIT_DISABLE_HOST_TAG`` a true value stops the reporter adding ``host``
+``APPTUIT_MULTIPROCESS_DIR`` the directory of a multi-process reporter group
 =========================  =====================================================
 """
 import os
@@ -32,6 +33,7 @@ DEPRECATED_TAGS = "APPTUIT_PY_TAGS"
 TIMEOUT = "APPTUIT_TIMEOUT"
 DISABLED = "APPTUIT_DISABLED"
 DISABLE_HOST_TAG = "APPTUIT_DISABLE_HOST_TAG"
+MULTIPROCESS_DIR = "APPTUIT_MULTIPROCESS_DIR"
 
 # apptuit-py's names for the same variables, exported from the top level.
 APPTUIT_PY_TOKEN = TOKEN

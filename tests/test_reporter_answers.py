@@ -44,16 +44,22 @@ def meta(reporter, name):
     return reporter._meta_metrics_registry.counter("apptuit.reporter." + name).get_count()
 
 
+def meta_points(reporter):
+    """Points of the reporter's own metrics in one report: sent from the first on."""
+    return len(reporter._meta_collector.collect(reporter._meta_metrics_registry, 0)[0])
+
+
 def test_refused_connection_reaches_the_error_handler(refused_endpoint):
     handler = Handler()
     reporter = make(refused_endpoint, error_handler=handler)
     reporter.registry.counter("c").inc()
+    points = 1 + meta_points(reporter)
     with pytest.raises(ApptuitSendException) as info:
         reporter.report_now()
     (status, successful, failed, errors), = handler.calls
-    assert status is None and successful == 0 and failed == 1
+    assert status is None and successful == 0 and failed == points
     assert "refused" in errors[0]["error"].lower()
-    assert info.value.failed == 1 and info.value.status_code is None
+    assert info.value.failed == failed and info.value.status_code is None
 
 
 def test_timeout_reaches_the_error_handler(fake):
@@ -61,10 +67,12 @@ def test_timeout_reaches_the_error_handler(fake):
     handler = Handler()
     reporter = make(fake.endpoint, error_handler=handler, timeout=0.2)
     reporter.registry.counter("c").inc()
+    points = 1 + meta_points(reporter)
     with pytest.raises(ApptuitSendException):
         reporter.report_now()
     (status, _, failed, errors), = handler.calls
-    assert status is None and failed == 1 and "timed out" in errors[0]["error"]
+    assert status is None and failed == points
+    assert "timed out" in errors[0]["error"]
 
 
 def test_400_calls_handler_with_details_and_keeps_nothing(fake):
@@ -102,11 +110,13 @@ def test_one_handler_call_per_failed_batch(fake):
     reporter = make(fake.endpoint, error_handler=handler, batch_size=2)
     for i in range(5):
         reporter.registry.counter("c%d" % i).inc()
+    total = 5 + meta_points(reporter)
     with pytest.raises(ApptuitSendException):
         reporter.report_now()
-    assert [call[:3] for call in handler.calls] == [(503, 0, 2), (503, 0, 2), (503, 0, 1)]
+    assert [call[:3] for call in handler.calls] == (
+        [(503, 0, 2)] * (total // 2) + [(503, 0, 1)] * (total % 2))
     assert len(fake.requests) == 1, "the server is down: the other batches wait"
-    assert len(reporter._buffer) == 5
+    assert len(reporter._buffer) == total
 
 
 def test_buffer_keeps_newest_and_counts_drops(refused_endpoint):
@@ -120,8 +130,9 @@ def test_buffer_keeps_newest_and_counts_drops(refused_endpoint):
     assert len(kept) == 3 and all("1700000010" in p for p in kept)
     failed = meta(reporter, "send.failed")
     assert meta(reporter, "points.buffered") == failed > 4
-    # cycle 1 kept its 2 points; cycle 2 re-sent them with its own and kept the newest 3
-    assert meta(reporter, "points.dropped") == (failed - 2) - 3
+    # each cycle kept 3 points of those it tried (cycle 2 re-sent cycle 1's) and
+    # dropped the rest
+    assert meta(reporter, "points.dropped") == failed - 3 - 3
 
 
 def test_outage_then_recovery_delivers_every_cycle_in_order():
@@ -265,3 +276,13 @@ def test_stats_count_sent_failed_and_invalid_points(fake):
     second = reporter.stats()
     assert second["failed"] == 5 and second["sent"] == first["sent"]
     assert second["buffered"] == 0, "nothing is kept after a 400"
+
+
+def test_every_meta_metric_is_sent_from_the_first_report(fake):
+    reporter = make(fake.endpoint)
+    reporter.report_now()
+    names = {p["metric"] for p in fake.points()}
+    assert {"apptuit_reporter_send_total_count", "apptuit_reporter_send_successful_count",
+            "apptuit_reporter_send_failed_count", "apptuit_reporter_points_invalid_count",
+            "apptuit_reporter_points_buffered_count", "apptuit_reporter_points_dropped_count",
+            "apptuit_reporter_send_time_count"} <= names

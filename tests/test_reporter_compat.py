@@ -53,7 +53,7 @@ def our_series(fake, registry, prefix, tags):
                                tags=dict(tags), disable_host_tag=True)
     reporter.report_now(timestamp=1700000000)
     return {(p["metric"], tuple(sorted(p["tags"].items()))): p["value"]
-            for p in fake.points()}
+            for p in fake.points() if "apptuit_reporter_" not in p["metric"]}
 
 
 def test_same_series_and_values_as_apptuit_2_4_2(fake):

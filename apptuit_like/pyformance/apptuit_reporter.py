@@ -6,9 +6,11 @@ an outage first, sends them in batches through the client's transport, and
 hands each failed batch to the error handler. Nothing raises on that thread.
 """
 import atexit
+import functools
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -24,6 +26,8 @@ from ..errors import ApptuitSendException, ApptuitValueError
 from ..retry import RetryPolicy
 from ..transport import Outcome, deliver_batches
 from .collect import Collector
+from .merge import Merger, reset, snapshot
+from .multiprocess import ProcessGroup
 from .outage_buffer import OutageBuffer
 from .process_metrics import ProcessMetrics
 
@@ -82,7 +86,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
     as keyword arguments: ``batch_size``, ``timeout`` (HTTP timeout, and the bound
     on the final report of ``stop()``), ``max_buffered_points`` (points kept
-    through an outage), ``compression``, ``retry_policy`` and ``verify``.
+    through an outage), ``compression``, ``retry_policy``, ``verify``, and for
+    services of several processes ``multiprocess_dir`` (default
+    ``APPTUIT_MULTIPROCESS_DIR``), ``gauge_mode`` and ``gauge_modes``: reporters
+    sharing the directory send one set of series with exact totals.
 
     Example::
 
@@ -107,7 +114,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  timeout: Optional[float] = None,
                  max_buffered_points: int = DEFAULT_MAX_BUFFERED_POINTS,
                  compression: Optional[str] = "gzip",
-                 retry_policy: Optional[RetryPolicy] = None, verify: bool = True) -> None:
+                 retry_policy: Optional[RetryPolicy] = None, verify: bool = True,
+                 multiprocess_dir: Optional[str] = None, gauge_mode: str = "per_process",
+                 gauge_modes: Optional[Dict[str, str]] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -123,9 +132,13 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.error_handler = error_handler
         self.max_buffered_points = max_buffered_points
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
-        self._meta_metrics_registry = MetricsRegistry()
+        self._meta_metrics_registry = _meta_registry()
         self._collector = Collector(self.prefix, self.tags, self.client.sanitize)
         self._meta_collector = Collector(self.prefix, self.tags, self.client.sanitize)
+        directory = multiprocess_dir or os.environ.get(config.MULTIPROCESS_DIR) or None
+        self._group = ProcessGroup(directory) if directory else None
+        self._merged = Merger(gauge_mode, gauge_modes)
+        self._merged_meta = Merger("sum")
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -155,6 +168,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         with self._state_lock:
             if self.is_running:
                 return False
+            if self._group is not None:
+                self._group.join()   # a live member from now on, before any fork
             self._stop_event = threading.Event()
             self._thread = threading.Thread(target=self._loop, daemon=True,
                                             name="apptuit-reporter-%x" % id(self))
@@ -205,7 +220,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         # The final report must not share a timestamp with the previous one.
         final = max(time.time(), int(last_stamp) + 1)
         deadline = time.monotonic() + (self._stop_timeout or 0.0)
-        self._cycle(final, deadline=deadline, retry=self.retry_policy.with_total(0))
+        self._cycle(final, deadline=deadline, retry=self.retry_policy.with_total(0),
+                    final=True)
 
     def _cycle(self, timestamp: Optional[float], **send_options: Any) -> None:
         try:
@@ -215,8 +231,13 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
 
     def report_now(self, registry: Optional[MetricsRegistry] = None,
                    timestamp: Optional[float] = None) -> None:
-        """Report synchronously; raise ApptuitSendException when points failed."""
-        success, failed, errors, status = self._report(registry or self.registry, timestamp)
+        """Report synchronously; raise ApptuitSendException when points failed.
+
+        In a multi-process group it publishes this process's state and sends the
+        whole group's merged series, whether or not this process leads.
+        """
+        success, failed, errors, status = self._report(registry or self.registry, timestamp,
+                                                       now=True)
         if failed:
             raise ApptuitSendException("Failed to send %d out of %d points"
                                        % (failed, success + failed),
@@ -224,26 +245,70 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
 
     def _report(self, registry: Any, timestamp: Optional[float],
                 deadline: Optional[float] = None, retry: Optional[RetryPolicy] = None,
-                sleep: Callable[[float], Any] = time.sleep) -> _Result:
+                sleep: Callable[[float], Any] = time.sleep, final: bool = False,
+                now: bool = False) -> _Result:
         with self._report_lock:
             if self.client.disabled:
                 return 0, 0, [], None
-            # points are rendered batch by batch as they are sent: memory stays at
-            # about one batch however large the registry
-            batches = rebatch(self._points(registry, int(timestamp or time.time())),
-                              self.client.batch_size)
-            outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
-                                       retry or self.retry_policy, deadline, sleep)
-            return self._handle(outcomes)
+            stamp = int(timestamp or time.time())
+            send = functools.partial(self._send, deadline=deadline,
+                                     retry=retry or self.retry_policy, sleep=sleep)
+            if self._group is None:
+                rows = self.process_metrics.collect() if self.process_metrics else []
+                return send(registry, self._meta_metrics_registry, rows, stamp)
+            try:
+                return self._report_as_group(registry, stamp, deadline, final or now, send)
+            finally:
+                if final:
+                    self._group.leave()
 
-    def _points(self, registry: Any, timestamp: int) -> Iterator[List[str]]:
+    def _report_as_group(self, registry: Any, stamp: int, deadline: Optional[float],
+                         always: bool, send: Callable[..., _Result]) -> _Result:
+        """Publish this process's state; the leader, and ``always`` a process at its
+        final report or in ``report_now``, then sends the group's merged series."""
+        group = self._group
+        assert group is not None
+        rows = self.process_metrics.collect() if self.process_metrics else []
+        group.write(self._state(registry, rows))
+        if not (group.try_lead() or always):
+            return 0, 0, [], None
+        with group.sending(deadline) as lock:
+            if not lock.acquired:
+                return 0, 0, [], None
+            live, archive = group.collect()
+            stamp = group.stamp(archive, stamp)
+            user = self._merged.merge([(w, t, s["user"]) for w, t, s in live],
+                                      archive.get("user", {}))
+            meta = self._merged_meta.merge([(w, t, s["meta"]) for w, t, s in live],
+                                           archive.get("meta", {}))
+            result = send(user, meta, [row for _, _, s in live for row in s["rows"]], stamp)
+        if always:   # this send's own counts, for whoever sends next
+            group.write(self._state(registry, rows))
+        return result
+
+    def _state(self, registry: Any, rows: List[Any]) -> Dict[str, Any]:
+        return {"user": snapshot(registry), "meta": snapshot(self._meta_metrics_registry),
+                "rows": [list(row) for row in rows]}
+
+    def _send(self, registry: Any, meta: Any, rows: List[Any], stamp: int,
+              deadline: Optional[float], retry: RetryPolicy,
+              sleep: Callable[[float], Any]) -> _Result:
+        # points are rendered batch by batch as they are sent: memory stays at
+        # about one batch however large the registry
+        batches = rebatch(self._points(registry, meta, rows, stamp), self.client.batch_size)
+        outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
+                                   retry, deadline, sleep)
+        return self._handle(outcomes)
+
+    def _points(self, registry: Any, meta_registry: Any, rows: List[Any],
+                timestamp: int) -> Iterator[List[str]]:
         """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
-        meta, _ = self._meta_collector.collect(self._meta_metrics_registry, timestamp)
+        meta, _ = self._meta_collector.collect(meta_registry, timestamp)
         yield self._buffer.drain()
         invalid = yield from self._collector.chunks(registry, timestamp)
-        if self.process_metrics is not None:
-            rows, bad = self._collector.render_rows(self.process_metrics.collect(), timestamp)
-            yield rows
+        if rows:
+            rendered, bad = self._collector.render_rows(rows, timestamp)
+            yield rendered
             invalid += bad
         self._count(NUMBER_OF_INVALID_POINTS, invalid)
         yield meta
@@ -287,8 +352,26 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         was_running = self._thread is not None
         self._reset_state()
         self.client.transport.reset()
+        if self._group is not None:
+            # the child counts from zero; the parent goes on reporting its own share
+            self._group.forget_after_fork()
+            reset(self.registry)
+            self._meta_metrics_registry = _meta_registry()
+        elif was_running:
+            _warn_fork_once()
         if was_running:
             self.start()
+
+
+def _meta_registry() -> MetricsRegistry:
+    """The reporter's own metrics, every one registered, so that each is sent from
+    the first report on and dashboards and alerts never wait for an outage."""
+    registry = MetricsRegistry()
+    for name in (NUMBER_OF_TOTAL_POINTS, NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_FAILED_POINTS,
+                 NUMBER_OF_INVALID_POINTS, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS):
+        registry.counter(name)
+    registry.timer(API_CALL_TIMER)
+    return registry
 
 
 def _reporter_tags(tags: Optional[Dict[str, Any]],
@@ -335,3 +418,30 @@ def _restart_in_child() -> None:
     _hooks_lock = threading.Lock()   # it may have been held by another parent thread
     for reporter in list(_running):
         reporter._after_fork_in_child()
+    if _running and "multiprocessing" in sys.modules:
+        _flush_at_multiprocessing_exit()
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """A multiprocessing child started by fork ends with ``os._exit``: no atexit.
+    Its bootstrap clears inherited finalizers and then runs the after-fork hooks,
+    and runs finalizers before that exit; so a hook registered now adds one."""
+    from multiprocessing import util
+
+    def add_finalizer(_: object) -> None:
+        util.Finalize(None, _stop_all, exitpriority=10)
+    util.register_after_fork(_stop_all, add_finalizer)
+
+
+_fork_warned_in: Optional[int] = None   # the pid that warned, once per process
+
+
+def _warn_fork_once() -> None:
+    global _fork_warned_in
+    if _fork_warned_in != os.getpid():
+        _fork_warned_in = os.getpid()
+        log.warning("ApptuitReporter: running in a forked child (pid %d) without "
+                    "multiprocess_dir: this process and its parent send the same series "
+                    "and overwrite each other's values. Set multiprocess_dir= (or %s) to "
+                    "a directory private to this service to report exact totals.",
+                    os.getpid(), config.MULTIPROCESS_DIR)

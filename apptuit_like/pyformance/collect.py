@@ -63,13 +63,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return lower + (pos - index) * (values[index] - lower)
 
 
-def _quantiles(values: Sequence[float]) -> Tuple:
+def quantiles(values: Sequence[float]) -> Tuple:
     """Median, 75th, 95th, 99th and 99.9th percentiles of sorted ``values``."""
     return (percentile(values, 0.5), percentile(values, 0.75), percentile(values, 0.95),
             percentile(values, 0.99), percentile(values, 0.999))
 
 
-def _sorted_sample(hist: Histogram) -> Sequence[float]:
+def sorted_sample(hist: Histogram) -> Sequence[float]:
     sample = hist.sample
     if type(sample) is ExpDecayingSample:
         return sorted(sample.values.values())
@@ -81,7 +81,7 @@ def _stddev(hist: Histogram, count: float) -> float:
     return math.sqrt(variance) if variance > 0 else 0.0
 
 
-def _mean_rate(meter: Meter) -> float:
+def mean_rate(meter: Meter) -> float:
     count = meter.counter
     elapsed = meter.clock.time() - meter.start_time
     return count / elapsed if count and elapsed > 0 else 0
@@ -92,7 +92,7 @@ def _mean_rate(meter: Meter) -> float:
 
 def _read_histogram(hist: Histogram) -> Tuple:
     count = hist.counter
-    p50, p75, p95, p99, p999 = _quantiles(_sorted_sample(hist))
+    p50, p75, p95, p99, p999 = quantiles(sorted_sample(hist))
     if not count:   # pyformance's ±2147483647 sentinels are not data
         return (0, count, SKIP, SKIP, 0, p75, p95, p99, p999)
     return (hist.sum / count, count, hist.max, hist.min, _stddev(hist, count),
@@ -101,20 +101,20 @@ def _read_histogram(hist: Histogram) -> Tuple:
 
 def _read_meter(meter: Meter) -> Tuple:
     return (meter.counter, meter.m15rate.get_rate(), meter.m5rate.get_rate(),
-            meter.m1rate.get_rate(), _mean_rate(meter))
+            meter.m1rate.get_rate(), mean_rate(meter))
 
 
 def _read_timer(timer: Timer) -> Tuple:
     hist, meter = timer.hist, timer.meter
     count = hist.counter
-    p50, p75, p95, p99, p999 = _quantiles(_sorted_sample(hist))
+    p50, p75, p95, p99, p999 = quantiles(sorted_sample(hist))
     if count:
         avg, high, low, std = hist.sum / count, hist.max, hist.min, _stddev(hist, count)
     else:
         avg = std = 0
         high = low = SKIP
     return (avg, hist.sum, count, high, low, std, meter.m15rate.get_rate(),
-            meter.m5rate.get_rate(), meter.m1rate.get_rate(), _mean_rate(meter),
+            meter.m5rate.get_rate(), meter.m1rate.get_rate(), mean_rate(meter),
             p50, p75, p95, p99, p999)
 
 
@@ -137,9 +137,19 @@ def _generic_reader(kind: str, registry: Any, key: str) -> Callable[[Any], Tuple
     return read
 
 
+class FieldValues:
+    """A metric whose field values were computed elsewhere (a multi-process
+    merge), in the order of ``FIELDS`` for its kind."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Tuple[Any, ...] = ()) -> None:
+        self.values = values
+
+
 _FAST_READERS = {Counter: lambda c: (c.counter,), SimpleGauge: lambda g: (g._value,),
                  CallbackGauge: _read_gauge, Histogram: _read_histogram,
-                 Meter: _read_meter, Timer: _read_timer}
+                 Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values}
 
 
 class _KindView:

@@ -1,0 +1,282 @@
+"""One process's registry as plain data, and many processes' data merged back.
+
+``snapshot`` turns a pyformance registry into JSON-able lists; ``Merger``
+combines the snapshots of a group of processes into a registry-like view with
+the same five dicts as a ``MetricsRegistry``, so the ordinary collector renders
+it with the series names a single process would send. The view's metric
+objects live across cycles, so the collector's cached heads stay valid.
+
+Merge rules: counters and meter counts are summed; rates are summed over live
+processes; histograms and timers pool count, sum, min, max and the sum of
+squared deviations exactly, and take percentiles from the union of samples;
+gauges follow a gauge mode (see ``GAUGE_MODES``).
+"""
+import logging
+import math
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from pyformance.meters import Counter
+
+from ..timeseries import decode_metric, encode_metric
+from .collect import SKIP, FieldValues, mean_rate, quantiles, sorted_sample
+
+log = logging.getLogger("apptuit_like")
+
+GAUGE_MODES = ("per_process", "sum", "max", "min", "latest")
+KIND_ATTRS = {"counter": "_counters", "meter": "_meters", "histogram": "_histograms",
+              "timer": "_timers", "gauge": "_gauges"}
+# (count, sum, min, max, sum of squared deviations from the mean)
+Moments = Tuple[float, float, float, float, float]
+_EMPTY: Moments = (0, 0.0, math.inf, -math.inf, 0.0)
+_COMBINE: Dict[str, Callable[[List[float]], float]] = {"sum": sum, "max": max, "min": min}
+
+
+def _rates(meter: Any) -> List[float]:
+    return [meter.m15rate.get_rate(), meter.m5rate.get_rate(), meter.m1rate.get_rate(),
+            mean_rate(meter)]
+
+
+def _moments(hist: Any) -> List[float]:
+    count = hist.counter
+    if not count:
+        return [0, 0.0, math.inf, -math.inf, 0.0]
+    return [count, hist.sum, hist.min, hist.max, hist.var[1]]
+
+
+def _gauge_value(key: str, gauge: Any) -> Optional[float]:
+    try:
+        value = gauge.get_value()
+    except Exception as err:   # a user callback: anything may come out of it
+        log.debug("gauge %r raised %r", key, err)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def snapshot(registry: Any) -> Dict[str, Dict[str, Any]]:
+    """A registry's state as JSON-able data, by kind and key.
+
+    >>> from pyformance import MetricsRegistry
+    >>> registry = MetricsRegistry()
+    >>> registry.counter("orders").inc(3)
+    >>> snapshot(registry)["counter"]
+    {'orders': 3}
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    out["counter"] = {k: m.get_count() for k, m in list(registry._counters.items())}
+    out["meter"] = {k: [m.get_count()] + _rates(m)
+                    for k, m in list(registry._meters.items())}
+    out["histogram"] = {k: _moments(m) + [list(sorted_sample(m))]
+                        for k, m in list(registry._histograms.items())}
+    out["timer"] = {k: _moments(m.hist) + [list(sorted_sample(m.hist))] + _rates(m.meter)
+                    for k, m in list(registry._timers.items())}
+    out["gauge"] = {k: _gauge_value(k, m) for k, m in list(registry._gauges.items())}
+    return out
+
+
+def reset(registry: Any) -> None:
+    """Zero every counter, meter, histogram and timer of ``registry`` in place, for
+    a forked child whose copies still hold the parent's counts. Application code
+    keeps its references to the metric objects. Locks are renewed first: another
+    parent thread may have held one at the fork, and would never release it here.
+    """
+    for attr in ("_counters", "_meters", "_histograms", "_timers"):
+        for metric in list(getattr(registry, attr, {}).values()):
+            for part in (metric, getattr(metric, "hist", None), getattr(metric, "meter", None)):
+                if part is not None and hasattr(part, "lock"):
+                    part.lock = threading.Lock()
+            metric.clear()
+
+
+def combine(parts: Iterable[Sequence[float]]) -> Moments:
+    """Pool (count, sum, min, max, M2) moments exactly (Chan et al.'s update).
+
+    >>> combine([(2, 4.0, 1.0, 3.0, 2.0), (1, 5.0, 5.0, 5.0, 0.0)])
+    (3, 9.0, 1.0, 5.0, 8.0)
+    """
+    n, total, low, high, m2 = _EMPTY
+    for count, part_sum, part_low, part_high, part_m2 in parts:
+        if not count:
+            continue
+        if n:
+            delta = part_sum / count - total / n
+            m2 += part_m2 + delta * delta * n * count / (n + count)
+        else:
+            m2 = part_m2
+        n, total = n + count, total + part_sum
+        low, high = min(low, part_low), max(high, part_high)
+    return n, total, low, high, m2
+
+
+def _summary(moments: Moments, samples: List[float]) -> Tuple[Any, ...]:
+    """(avg, sum, count, max, min, std_dev, p50, p75, p95, p99, p999), as the
+    collector reads a single process's histogram."""
+    n, total, low, high, m2 = moments
+    samples.sort()
+    qs = quantiles(samples)
+    if not n:
+        return (0, 0.0, n, SKIP, SKIP, 0) + qs
+    variance = m2 / (n - 1) if n > 1 else 0
+    std = math.sqrt(variance) if variance > 0 else 0.0
+    return (total / n, total, n, high, low, std) + qs
+
+
+class Merger:
+    """Merges process snapshots into a view that the collector renders.
+
+    ``gauge_mode`` is the default for every gauge, ``gauge_modes`` overrides it
+    per metric name (the name without tags). ``per_process`` sends one series
+    per process with a ``worker_id`` tag; the others combine the live processes'
+    values into the single-process series.
+    """
+
+    def __init__(self, gauge_mode: str = "per_process",
+                 gauge_modes: Optional[Dict[str, str]] = None) -> None:
+        for mode in [gauge_mode] + list((gauge_modes or {}).values()):
+            if mode not in GAUGE_MODES:
+                raise ValueError("unknown gauge mode %r; expected one of %s"
+                                 % (mode, ", ".join(GAUGE_MODES)))
+        self.gauge_mode = gauge_mode
+        self.gauge_modes = dict(gauge_modes or {})
+        self._objects: Dict[Tuple[str, str], Any] = {}
+        for attr in KIND_ATTRS.values():
+            setattr(self, attr, {})
+
+    def merge(self, live: Sequence[Tuple[str, float, Dict[str, Any]]],
+              archive: Dict[str, Dict[str, Any]]) -> "Merger":
+        """Rebuild the view from live snapshots ``(worker id, written at, state)``
+        and the archive of exited processes' cumulative parts; returns self."""
+        self._counters = self._build("counter", self._merge_counters(live, archive))
+        self._meters = self._build("meter", self._merge_meters(live, archive))
+        self._histograms = self._build("histogram", self._merge_dists("histogram", live,
+                                                                       archive))
+        self._timers = self._build("timer", self._merge_dists("timer", live, archive))
+        self._gauges = self._build("gauge", self._merge_gauges(live))
+        return self
+
+    def _build(self, kind: str, values: Dict[str, Tuple[Any, ...]]) -> Dict[str, Any]:
+        view = {}
+        objects = self._objects
+        for key, fields in values.items():
+            obj: Any = objects.get((kind, key))
+            if obj is None:
+                # a plain Counter keeps the collector's fastest path for counters
+                obj = objects[(kind, key)] = Counter() if kind == "counter" else FieldValues()
+            if kind == "counter":
+                obj.counter = fields[0]
+            else:
+                obj.values = fields
+            view[key] = obj
+        for gone in [k for k in objects if k[0] == kind and k[1] not in view]:
+            del objects[gone]
+        return view
+
+    @staticmethod
+    def _merge_counters(live: Sequence[Tuple[str, float, Dict[str, Any]]],
+                        archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
+        totals: Dict[str, float] = dict(archive.get("counter", {}))
+        for _, _, state in live:
+            for key, count in state["counter"].items():
+                totals[key] = totals.get(key, 0) + count
+        return {key: (count,) for key, count in totals.items()}
+
+    @staticmethod
+    def _merge_meters(live: Sequence[Tuple[str, float, Dict[str, Any]]],
+                      archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
+        totals: Dict[str, List[float]] = {key: [count, 0.0, 0.0, 0.0, 0.0]
+                                          for key, count in archive.get("meter", {}).items()}
+        for _, _, state in live:
+            for key, values in state["meter"].items():
+                sums = totals.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
+                for i in range(5):
+                    sums[i] += values[i]
+        return {key: tuple(sums) for key, sums in totals.items()}
+
+    @staticmethod
+    def _merge_dists(kind: str, live: Sequence[Tuple[str, float, Dict[str, Any]]],
+                     archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
+        parts: Dict[str, List[Sequence[float]]] = {key: [moments] for key, moments
+                                                   in archive.get(kind, {}).items()}
+        samples: Dict[str, List[float]] = {key: [] for key in parts}
+        rates: Dict[str, List[float]] = {key: [0.0] * 4 for key in parts}
+        for _, _, state in live:
+            for key, values in state[kind].items():
+                parts.setdefault(key, []).append(values[:5])
+                samples.setdefault(key, []).extend(values[5])
+                if kind == "timer":
+                    sums = rates.setdefault(key, [0.0] * 4)
+                    for i in range(4):
+                        sums[i] += values[6 + i]
+        out = {}
+        for key, key_parts in parts.items():
+            avg, total, n, high, low, std, *qs = _summary(combine(key_parts),
+                                                                samples.get(key, []))
+            if kind == "histogram":
+                out[key] = (avg, n, high, low, std) + tuple(qs[1:])
+            else:
+                out[key] = ((avg, total, n, high, low, std) + tuple(rates.get(key, [0.0] * 4))
+                            + tuple(qs))
+        return out
+
+    def _merge_gauges(self, live: Sequence[Tuple[str, float, Dict[str, Any]]]
+                      ) -> Dict[str, Tuple[Any, ...]]:
+        seen: Dict[str, List[Tuple[float, str, Any]]] = {}
+        for worker, written, state in live:
+            for key, value in state["gauge"].items():
+                seen.setdefault(key, []).append((written, worker, value))
+        out: Dict[str, Tuple[Any, ...]] = {}
+        for key, values in seen.items():
+            try:
+                name, tags = decode_metric(key)
+            except ValueError:
+                continue   # the collector would skip it too; logged where it was made
+            mode = self.gauge_modes.get(name, self.gauge_mode)
+            if mode == "per_process":
+                for _, worker, value in values:
+                    out[encode_metric(name, dict(tags, worker_id=worker))] = (value,)
+                continue
+            numbers = [v for _, _, v in values if v is not None]
+            if not numbers:
+                out[key] = (None,)
+            elif mode == "latest":
+                out[key] = (max((w, v) for w, _, v in values if v is not None)[1],)
+            else:
+                out[key] = (_COMBINE[mode](numbers),)
+        return out
+
+
+def archive_part(state: Dict[str, Any], archive: Dict[str, Dict[str, Any]]) -> None:
+    """Fold what an exited process counted for good into ``archive``, in place:
+    counter and meter counts, and the moments of histograms and timers. Its
+    rates, samples and gauges leave with it."""
+    for key, count in state["counter"].items():
+        counters = archive.setdefault("counter", {})
+        counters[key] = counters.get(key, 0) + count
+    for key, values in state["meter"].items():
+        meters = archive.setdefault("meter", {})
+        meters[key] = meters.get(key, 0) + values[0]
+    for kind in ("histogram", "timer"):
+        kept = archive.setdefault(kind, {})
+        for key, values in state[kind].items():
+            kept[key] = list(combine([kept.get(key, _EMPTY), values[:5]]))
+
+
+def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
+    """``state`` if it has the shape ``snapshot`` gives, else ValueError saying why."""
+    if not isinstance(state, dict):
+        raise ValueError("not a mapping")
+    widths = {"counter": None, "meter": 5, "histogram": 6, "timer": 10, "gauge": None}
+    for kind, width in widths.items():
+        entries = state.get(kind)
+        if not isinstance(entries, dict):
+            raise ValueError("no %s section" % kind)
+        for key, value in entries.items():
+            ok = (isinstance(value, (int, float)) or (kind == "gauge" and value is None)
+                  if width is None else isinstance(value, list) and len(value) == width
+                  and all(isinstance(v, (int, float)) for v in value[:5])
+                  and (width == 5 or isinstance(value[5], list)))
+            if not ok:
+                raise ValueError("bad %s entry %r" % (kind, key))
+    return state
