@@ -12,7 +12,8 @@ import platform
 import sys
 import time
 
-from benchmarks import app_impact, cli_send, memory, query_df, report_cycle, send_throughput
+from benchmarks import (app_impact, cli_send, memory, multiprocess, query_df, report_cycle,
+                        send_throughput)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -94,6 +95,17 @@ def query_rows(series: int, points: int, runs: int) -> list:
              "%.1fx faster" % (theirs["parse"] / ours["parse"]), None]]
 
 
+def multiprocess_rows(series: int, workers: int, runs: int) -> list:
+    got = multiprocess.measure(series, workers, runs)
+    points = got["points"]
+    ratio = got["merged"] / got["single"]
+    return [["multi-process, %d workers x %dk series: worker publish / sender merge+send, "
+             "CPU us/point (floor: one process alone)" % (workers, series // 1000),
+             "%.2f / %.2f" % (got["publish"] / points * 1e6, got["merged"] / points * 1e6),
+             "no multi-process mode", "%.2f" % (got["single"] / points * 1e6),
+             "sender %.1fx one process" % ratio, ("within 3x", ratio <= 3)]]
+
+
 def markdown(rows: list) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for row in rows:
@@ -140,6 +152,11 @@ every send fails under urllib3 2; its `client.send` is wrapped to pass
 `timeout=60` so that it can be measured at all. Registries hold tagged counters
 and timers 10:1 (timers with 20 updates each).
 
+In the multi-process row four forked workers hold the same series, as the
+workers of one service do; each publishes its state every cycle, and the sender
+merges the four states and sends the result. Its floor is one process reporting
+the same series alone, the two taking turns run by run.
+
 Regenerate with `bash benchmarks/run.sh` (or `python -m benchmarks` in a prepared
 environment); each row also has its own script in `benchmarks/`.
 """
@@ -158,7 +175,8 @@ def main(argv=None) -> int:
              lambda: cli_rows(20000 if quick else 1000000, min(runs, 3)),
              lambda: impact_rows(5000 if quick else 100000, runs),
              lambda: memory_rows(5000 if quick else 100000, min(runs, 3)),
-             lambda: query_rows(100 if quick else 1000, 144 if quick else 1440, runs)]
+             lambda: query_rows(100 if quick else 1000, 144 if quick else 1440, runs),
+             lambda: multiprocess_rows(1000 if quick else 10000, 4, runs)]
     rows = []
     for step in steps:
         for row in step():

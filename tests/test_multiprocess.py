@@ -291,3 +291,21 @@ def test_a_forked_reporter_without_the_mode_warns_once_per_process():
     assert len(warnings) == 4, out   # three children and one grandchild, once each
     assert "overwrite each other" in warnings[0]
     assert "APPTUIT_MULTIPROCESS_DIR" in warnings[0]
+
+
+@pytest.mark.parametrize("odd_key", [None, "odd\nkey", "carriage\rreturn"])
+def test_state_files_round_trip_every_key(odd_key):
+    from apptuit_like.pyformance.merge import snapshot
+    from apptuit_like.pyformance.multiprocess import FORMAT, decode, encode
+    from apptuit_like.timeseries import encode_metric
+    registry = MetricsRegistry()
+    registry.counter(encode_metric("orders", {"city": "São \"Paulo\""})).inc(2)
+    registry.timer("latency")._update(0.25)
+    if odd_key:
+        registry.counter(odd_key).inc(1)
+    state = {"user": snapshot(registry), "meta": snapshot(MetricsRegistry()),
+             "rows": [["python.thread.value", {"type": "alive"}, 3]]}
+    text = encode({"format": FORMAT, "member": "1-ab", "pid": 1, "written": 2.0}, state)
+    assert (len(text.splitlines()) == 1) == bool(odd_key)   # keys as lines, else inline
+    record = decode(text)
+    assert record["state"] == state and record["member"] == "1-ab"

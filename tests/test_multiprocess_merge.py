@@ -106,6 +106,7 @@ def test_exited_processes_keep_their_counts_but_not_their_samples_or_rates():
     gone.counter("orders").inc(10)
     gone.meter("requests").mark(4)
     gone.timer("latency")._update(9.0)
+    gone.histogram("only_gone").add(2.0)
     alive.counter("orders").inc(1)
     alive.timer("latency")._update(1.0)
     archive = {}
@@ -118,6 +119,7 @@ def test_exited_processes_keep_their_counts_but_not_their_samples_or_rates():
     assert values[("latency_count", tags)] == 2
     assert values[("latency_max", tags)] == 9.0          # an all-time figure: kept
     assert values[("latency_99_percentile", tags)] == 1.0   # samples left with it
+    assert values[("only_gone_count", tags)] == 1 and values[("only_gone_max", tags)] == 2.0
 
 
 def test_pooled_moments_equal_those_of_all_values():
