@@ -6,7 +6,7 @@ The client alone needs neither pyformance nor the command line:
 import importlib
 from typing import Any
 
-from . import timeseries
+from . import apptuit_client, timeseries, utils
 from .client import Apptuit
 from .config import (APPTUIT_PY_TAGS, APPTUIT_PY_TOKEN, DEPRECATED_APPTUIT_PY_TAGS,
                      DEPRECATED_APPTUIT_PY_TOKEN)
@@ -24,7 +24,7 @@ __all__ = ["Apptuit", "DataPoint", "TimeSeries", "TimeSeriesName", "ApptuitExcep
            "ApptuitQueryConnectionError", "ApptuitQueryTimeout", "Output", "QueryResult",
            "RetryPolicy", "pyformance", "timeseries", "__version__",
            "APPTUIT_PY_TOKEN", "APPTUIT_PY_TAGS", "DEPRECATED_APPTUIT_PY_TOKEN",
-           "DEPRECATED_APPTUIT_PY_TAGS"]
+           "DEPRECATED_APPTUIT_PY_TAGS", "apptuit_client", "utils"]
 
 
 def __getattr__(name: str) -> Any:

@@ -50,6 +50,8 @@ class Apptuit:
         self.token = token
         self.sanitize_mode = sanitize_mode
         self.sanitize = get_sanitizer(sanitize_mode)
+        # apptuit-py's attribute: the sanitizer function in use, None when names pass as given
+        self.sanitizer: Optional[Sanitizer] = self.sanitize if sanitize_mode else None
         if not global_tags and not ignore_environ_tags:
             global_tags = config.environ_tags()
         self._global_tags = dict(global_tags or {})

@@ -12,6 +12,7 @@
 =========================  =====================================================
 """
 import os
+import re
 import warnings
 from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ APPTUIT_PY_TAGS = TAGS
 DEPRECATED_APPTUIT_PY_TOKEN = DEPRECATED_TOKEN
 DEPRECATED_APPTUIT_PY_TAGS = DEPRECATED_TAGS
 
+_TAG_KEY = re.compile(r"[-\w./]+\Z")   # apptuit-py's rule for keys from the environment
 _TRUE = frozenset(["1", "true", "t", "yes", "y", "on"])
 _FALSE = frozenset(["", "0", "false", "f", "no", "n", "off"])
 
@@ -78,6 +80,9 @@ def read_token(token: Optional[str]) -> Optional[str]:
 def read_endpoint(endpoint: Optional[str], variable: str = ENDPOINT,
                   default: str = DEFAULT_ENDPOINT) -> str:
     """The endpoint argument, else the variable, else the default; no trailing slash."""
+    if endpoint is not None and not endpoint.strip():
+        raise ApptuitValueError("Invalid endpoint %r: an empty endpoint; pass None (or leave "
+                                "it out) for %s or the default" % (endpoint, variable))
     value = endpoint or os.environ.get(variable) or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -124,6 +129,10 @@ def parse_tags(text: str, source: str = TAGS) -> Dict[str, str]:
             raise ApptuitValueError(
                 "Invalid %s value %r: cannot parse the pair %r; expected "
                 "'key1: value1, key2: value2'" % (source, text, pair))
+        if not _TAG_KEY.match(key):
+            raise ApptuitValueError(
+                "Invalid %s value %r: the tag key %r has a character other than letters, "
+                "digits, '-', '_', '.' and '/'" % (source, text, key))
         tags[key] = value
     return tags
 

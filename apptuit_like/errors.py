@@ -19,6 +19,9 @@ class ApptuitException(Exception):
     def __str__(self) -> str:
         return str(self.msg)
 
+    def __repr__(self) -> str:   # apptuit-py's: the message itself
+        return str(self)
+
 
 class ApptuitValueError(ApptuitException, ValueError):
     """Invalid input or configuration: a metric, tag, value, token or option."""
@@ -31,10 +34,12 @@ class ApptuitSendException(ApptuitException):
     ``failed`` count points, ``errors`` lists ``{"datapoint": ..., "error": ...}``
     entries as the server gave them (or one entry describing a transport failure).
 
+    ``str()`` and ``repr()`` are apptuit-py's: a first line, then one line per
+    error, each ending in a newline.
+
     >>> e = ApptuitSendException("boom", 400, 1, 1, [{"datapoint": "m{}", "error": "bad"}])
-    >>> print(e)
-    1 points failed with status: 400
-    bad error occurred in the datapoint m{}
+    >>> str(e)
+    '1 points failed with status: 400\\nbad error occurred in the datapoint m{}\\n'
     """
 
     def __init__(self, msg: Any = "", status_code: Optional[int] = None,
@@ -53,18 +58,11 @@ class ApptuitSendException(ApptuitException):
             if isinstance(error, dict) and error.get("datapoint") is not None:
                 lines.append("%s error occurred in the datapoint %s"
                              % (error.get("error"), error.get("datapoint")))
-            elif isinstance(error, dict):
+            elif isinstance(error, dict):   # no answer came: what happened instead
                 lines.append(str(error.get("error")))
             else:
                 lines.append(str(error))
-        if len(lines) == 1 and self.msg:
-            lines.append(str(self.msg))
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return "%s(status_code=%r, success=%r, failed=%r, errors=%d)" % (
-            type(self).__name__, self.status_code, self.success, self.failed,
-            len(self.errors))
+        return "".join(line + "\n" for line in lines)
 
 
 class ApptuitAuthError(ApptuitSendException):

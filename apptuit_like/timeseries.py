@@ -115,9 +115,30 @@ def _describe(metric: str, tags: Optional[Tags]) -> str:
 
 
 def to_number(value: Any, metric: str, tags: Optional[Tags] = None) -> float:
-    """``value`` as a float, or a ValueError naming the metric; strings are refused."""
+    """``value`` as a float, or a ValueError naming the metric.
+
+    Numbers pass; a numeric string is converted, as apptuit-py does, unless it
+    says NaN or infinity, which no backend stores.
+
+    >>> to_number("3.14", "cpu"), to_number(2, "cpu")
+    (3.14, 2.0)
+    >>> to_number("nan", "cpu", {"host": "a"})
+    Traceback (most recent call last):
+    ...
+    apptuit_like.errors.ApptuitValueError: Invalid value 'nan' for cpu{host:a}: expected a finite number
+    """
     if isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, (str, bytes)):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+        raise ApptuitValueError("Invalid value %r for %s: expected a finite number"
+                                % (value, _describe(metric, tags)))
     raise ApptuitValueError("Invalid value %r for %s: expected a number"
                             % (value, _describe(metric, tags)))
 

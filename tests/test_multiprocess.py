@@ -309,3 +309,16 @@ def test_state_files_round_trip_every_key(odd_key):
     assert (len(text.splitlines()) == 1) == bool(odd_key)   # keys as lines, else inline
     record = decode(text)
     assert record["state"] == state and record["member"] == "1-ab"
+
+
+def test_a_reporter_never_started_in_the_parent_is_still_fork_safe(vm, tmp_path, uid):
+    registry, reporter = make_reporter(vm, tmp_path, uid)
+    registry.counter("orders").inc(5)   # the parent's share, never published
+
+    def child():
+        registry.counter("orders").inc(1)
+        reporter.report_now()
+    for _ in range(3):
+        wait_ok(in_child(child))
+    reporter.report_now()
+    assert latest(vm, "orders_count", uid) == {(): 8}   # 5 + 3 x 1, not 3 x 6 + 5

@@ -55,17 +55,20 @@ def test_timeseries_points_and_repr():
     assert len(series) == 2 and series.values == [3.0, 2.5]
     assert series.timestamps == [1700000000, 1700000001]
     assert repr(series) == "queue.depth{a:1, q:orders}"
+    series.add_point(1700000002, "7")   # a numeric string, as apptuit-py takes it
+    assert series.values[-1] == 7.0
     with pytest.raises(ValueError, match="queue.depth"):
-        series.add_point(1700000002, "7")
+        series.add_point(1700000003, "seven")
     with pytest.raises(ValueError):
         TimeSeries("m", {"a": "b"}, [1, 2], [1.0])
 
 
-def test_datapoint_keeps_float_value_and_refuses_strings():
+def test_datapoint_keeps_float_value_and_refuses_what_is_not_a_number():
     point = DataPoint("cpu", {"host": "a"}, 1700000000, 1)
     assert point.value == 1.0 and isinstance(point.value, float)
+    assert DataPoint("cpu", {"host": "a"}, 1700000000, " 1.5 ").value == 1.5
     assert math.isnan(DataPoint("cpu", {"h": "a"}, 1, float("nan")).value)
     assert repr(point) == "cpu{host:a, timestamp: 1700000000, value: 1.000000}"
-    for bad in ("1.5", None, object()):
+    for bad in ("abc", "nan", "-inf", "", None, object()):
         with pytest.raises(ValueError, match="cpu"):
             DataPoint("cpu", {"host": "a"}, 1700000000, bad)

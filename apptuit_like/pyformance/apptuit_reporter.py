@@ -24,6 +24,8 @@ from ..client import Apptuit
 from ..encoding import rebatch
 from ..errors import ApptuitSendException, ApptuitValueError
 from ..retry import RetryPolicy
+from ..timeseries import DataPoint, TimeSeriesName  # noqa: F401  (apptuit-py's names here)
+from ..utils import strtobool  # noqa: F401
 from ..transport import Outcome, deliver_batches
 from .collect import Collector
 from .merge import Merger, reset, snapshot
@@ -41,6 +43,8 @@ NUMBER_OF_INVALID_POINTS = "apptuit.reporter.points.invalid"
 NUMBER_OF_BUFFERED_POINTS = "apptuit.reporter.points.buffered"
 NUMBER_OF_DROPPED_POINTS = "apptuit.reporter.points.dropped"
 DEFAULT_MAX_BUFFERED_POINTS = 100000
+BATCH_SIZE = config.DEFAULT_BATCH_SIZE   # apptuit-py's names for these two
+DISABLE_HOST_TAG = config.DISABLE_HOST_TAG
 _WARN_EVERY = 60.0   # seconds between warnings of the default error handler
 
 ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
@@ -140,6 +144,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._merged = Merger(gauge_mode, gauge_modes)
         self._merged_meta = Merger("sum")
         self._reset_state()
+        if self._group is not None:   # started or not, a forked child must not share it
+            _track(self, _grouped)
 
     def _reset_state(self) -> None:
         """Locks, buffer and thread: fresh at creation and in a forked child."""
@@ -159,6 +165,16 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             self.client.endpoint, self.reporting_interval, self.is_running)
 
     @property
+    def endpoint(self) -> str:
+        """The API endpoint points go to (apptuit-py's attribute)."""
+        return self.client.endpoint
+
+    @property
+    def token(self) -> Optional[str]:
+        """The API token in use (apptuit-py's attribute); never in a repr or log."""
+        return self.client.token
+
+    @property
     def is_running(self) -> bool:
         thread = self._thread
         return thread is not None and thread.is_alive()
@@ -174,7 +190,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             self._thread = threading.Thread(target=self._loop, daemon=True,
                                             name="apptuit-reporter-%x" % id(self))
             self._thread.start()
-        _track(self)
+        _track(self, _running)
         return True
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -234,10 +250,16 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         """Report synchronously; raise ApptuitSendException when points failed.
 
         In a multi-process group it publishes this process's state and sends the
-        whole group's merged series, whether or not this process leads.
+        whole group's merged series, whether or not this process leads. A metric
+        that cannot be sent (no tags; with ``sanitize_mode=None``, an invalid
+        name) raises ValueError naming it before anything is sent, as apptuit-py
+        does; the background loop skips and counts such metrics instead.
         """
-        success, failed, errors, status = self._report(registry or self.registry, timestamp,
-                                                       now=True)
+        registry = registry or self.registry
+        checker = self._collector if self._group is None else Collector(
+            self.prefix, self.tags, self.client.sanitize)   # keeps the merged view's cache
+        checker.check(registry)
+        success, failed, errors, status = self._report(registry, timestamp, now=True)
         if failed:
             raise ApptuitSendException("Failed to send %d out of %d points"
                                        % (failed, success + failed),
@@ -387,15 +409,17 @@ def _reporter_tags(tags: Optional[Dict[str, Any]],
 
 
 # Started reporters: flushed at interpreter exit, restarted in forked children.
+# Reporters of a multi-process group: given a new identity in forked children.
 _running: "weakref.WeakSet[ApptuitReporter]" = weakref.WeakSet()
+_grouped: "weakref.WeakSet[ApptuitReporter]" = weakref.WeakSet()
 _hooks_installed = False
 _hooks_lock = threading.Lock()
 
 
-def _track(reporter: ApptuitReporter) -> None:
+def _track(reporter: ApptuitReporter, into: "weakref.WeakSet[ApptuitReporter]") -> None:
     global _hooks_installed
     with _hooks_lock:
-        _running.add(reporter)
+        into.add(reporter)
         if not _hooks_installed:
             atexit.register(_stop_all)
             if hasattr(os, "register_at_fork"):
@@ -416,7 +440,7 @@ def _stop_all() -> None:
 def _restart_in_child() -> None:
     global _hooks_lock
     _hooks_lock = threading.Lock()   # it may have been held by another parent thread
-    for reporter in list(_running):
+    for reporter in set(_running) | set(_grouped):
         reporter._after_fork_in_child()
     if _running and "multiprocessing" in sys.modules:
         _flush_at_multiprocessing_exit()

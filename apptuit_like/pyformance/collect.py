@@ -200,6 +200,7 @@ class Collector:
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, tuple] = {}
+        self._rejected: Dict[str, str] = {}   # registry key -> why it cannot be sent
 
     def collect(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Rendered points of every metric in ``registry`` and the count skipped."""
@@ -267,7 +268,11 @@ class Collector:
         for name, row_tags, _ in rows:
             key = (name, tuple(sorted(row_tags.items())))
             if key not in self._row_heads:
-                self._row_heads[key] = self._parts(name, row_tags, ("",))
+                try:
+                    self._row_heads[key] = self._parts(name, row_tags, ("",))
+                except ValueError as err:
+                    log.warning("skipping %s: %s", name, err)
+                    self._row_heads[key] = ((None,), None)
             names.append(self._row_heads[key][0][0])
             tags.append(self._row_heads[key][1])
         out: List[str] = []
@@ -279,26 +284,40 @@ class Collector:
         reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
         try:
             name, tags = decode_metric(key)
+            parts = self._parts(name, tags, FIELDS[kind])
         except ValueError as err:
-            log.warning("skipping metric %r: %s", key, err)
+            self._rejected[key] = "metric %r cannot be sent: %s" % (key, err)
+            log.warning("skipping %s", self._rejected[key])
             return (reader, (None,) * len(FIELDS[kind]), None)
-        return (reader,) + self._parts(name, tags, FIELDS[kind])
+        self._rejected.pop(key, None)
+        return (reader,) + parts
 
     def _parts(self, name: str, tags: Dict[str, Any], fields: Sequence[str]) -> tuple:
-        """(name parts per field, tags part) of a metric; Nones when it cannot be sent."""
+        """(name parts per field, tags part) of a metric; ValueError naming it when
+        it cannot be sent (no tags, too many, a name invalid with sanitizing off)."""
         merged = dict(self.tags)
         merged.update(tags)
         full = [self.prefix + name + ("." + f if f else "") for f in fields]
-        try:
-            tags_text = render_parts(full[0], merged, self.sanitize)[1]
-            names = self._names.get((name,) + tuple(fields))
-            if names is None:
-                names = tuple(name_part(self.sanitize(f)) for f in full)
-                self._names[(name,) + tuple(fields)] = names
-        except ApptuitValueError as err:
-            log.warning("skipping metric %r: %s", name, err)
-            return (None,) * len(fields), None
+        tags_text = render_parts(full[0], merged, self.sanitize)[1]
+        names = self._names.get((name,) + tuple(fields))
+        if names is None:
+            names = tuple(name_part(self.sanitize(f)) for f in full)
+            self._names[(name,) + tuple(fields)] = names
         return names, tags_text
+
+    def check(self, registry: Any) -> None:
+        """Raise ApptuitValueError naming the first metric of ``registry`` that
+        cannot be sent: the synchronous ``report_now`` refuses, as apptuit-py does,
+        what the background loop skips and counts."""
+        if not all(hasattr(registry, attr) for _, attr in KINDS):
+            return
+        for kind, attr in KINDS:
+            view = self._view(kind, registry, *_snapshot(getattr(registry, attr)))
+            if not view.heads_ok:
+                for key, tags_text in zip(view.keys, view.tags[::view.width]):
+                    if tags_text is None:
+                        raise ApptuitValueError(self._rejected.get(
+                            key, "metric %r cannot be sent" % (key,)))
 
     def _collect_dump(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Any registry with dump_metrics(): slower, no per-key reader cache."""

@@ -85,6 +85,7 @@ class ProcessGroup:
             raise ApptuitValueError("multiprocess_dir %r is not a writable directory: %s"
                                     % (directory, err.strerror or err)) from None
         self.member: Optional[str] = None
+        self._pid = os.getpid()
         self._member_fd: Optional[int] = None
         self._leader_fd: Optional[int] = None
         self._reported_bad: Set[str] = set()
@@ -115,7 +116,7 @@ class ProcessGroup:
             member = "%d-%s" % (os.getpid(), secrets.token_hex(4))
             fd = _open_lock(self._path(member + _LOCK))
             fcntl.flock(fd, fcntl.LOCK_EX)
-            self.member, self._member_fd = member, fd
+            self.member, self._member_fd, self._pid = member, fd, os.getpid()
 
     def _live_members(self) -> List[str]:
         return [name[:-len(_LOCK)] for name in os.listdir(self.directory)
@@ -144,6 +145,8 @@ class ProcessGroup:
 
     def write(self, state: Dict[str, Any]) -> None:
         """Publish this process's state for whoever sends next."""
+        if self._pid != os.getpid():   # a forked child the fork hook did not reach
+            self.forget_after_fork()
         if self.member is None:
             self.join()
         header = {"format": FORMAT, "member": self.member, "pid": os.getpid(),

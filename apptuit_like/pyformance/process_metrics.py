@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
+from ..timeseries import TimeSeriesName, encode_metric  # noqa: F401  (apptuit-py's name here)
+
 Row = Tuple[str, Dict[str, str], Any]
 
 # (series, type tag or None, rusage field, scale)
@@ -39,6 +41,12 @@ _RUSAGE = (
     ("python.context.switches", "voluntary", "ru_nvcsw", 1),
     ("python.context.switches", "involuntary", "ru_nivcsw", 1),
 )
+# apptuit-py's list, in its order: it zips these fields with its names, whose page
+# faults come major first, so its two page-fault series are swapped; ours are not.
+RESOURCE_STRUCT_RUSAGE = ["ru_utime", "ru_stime", "ru_maxrss", "ru_ixrss", "ru_idrss",
+                          "ru_isrss", "ru_minflt", "ru_majflt", "ru_nswap", "ru_inblock",
+                          "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw",
+                          "ru_nivcsw"]
 
 
 class ProcessMetrics:
@@ -52,6 +60,18 @@ class ProcessMetrics:
         self.registry = registry
         self._pid: Optional[int] = None
         self._process: Optional[psutil.Process] = None
+
+    @property
+    def pid(self) -> int:
+        """The process whose metrics are collected (apptuit-py's attribute)."""
+        return os.getpid()
+
+    @property
+    def resource_metric_names(self) -> List[str]:
+        """apptuit-py's list: the encoded key of each resource-usage series."""
+        pid = os.getpid()
+        return [encode_metric(name, dict(self._tags(kind, ""), worker_id=pid))
+                for name, kind, _, _ in _RUSAGE]
 
     def collect(self) -> List[Row]:
         pid = os.getpid()
