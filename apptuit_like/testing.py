@@ -1,20 +1,33 @@
-"""A throwaway VictoriaMetrics on loopback, for the demo and the tests.
+"""Helpers for tests, ours and users': a throwaway VictoriaMetrics and a capture.
 
-Free ports, a temporary data directory (removed on stop), puts on its OpenTSDB
-port and queries on its HTTP port::
+``LocalVictoriaMetrics`` runs the real TSDB on loopback with free ports and a
+temporary data directory (removed on stop); puts go to its OpenTSDB port and
+queries to its HTTP port::
 
     with LocalVictoriaMetrics() as vm:
         client = Apptuit(api_endpoint=vm.put_endpoint, query_endpoint=vm.query_url)
+
+``CaptureReporter`` is an ``ApptuitReporter`` that records its points instead of
+sending them, for unit tests with no server at all::
+
+    reporter = CaptureReporter(registry)
+    handle_order(city="BLR")
+    reporter.report_now()
+    assert reporter.value("order_count_count", city="BLR") == 1
 """
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import requests
+
+from .pyformance.apptuit_reporter import ApptuitReporter
+from .transport import Outcome
 
 BINARY = "victoria-metrics"
 INSTALL_HINT = ("VictoriaMetrics is not installed: the '%s' binary is not on PATH. On Debian "
@@ -127,3 +140,71 @@ class LocalVictoriaMetrics:
         self._log.flush()
         with open(self.log_path, "rb") as log:
             return log.read()[-2000:].decode("utf-8", "replace").strip() or "(empty)"
+
+
+class _Recorder:
+    """Stands in for the HTTP transport: keeps every point, answers success."""
+
+    def __init__(self, points: List[Dict[str, Any]]) -> None:
+        self.points = points
+
+    def post(self, points: Sequence[str], *args: Any, **kwargs: Any) -> List[Outcome]:
+        self.points.extend(json.loads(point) for point in points)
+        return [Outcome("ok", points, 204, len(points), 0)]
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_NO_DEFAULT: Any = object()
+
+
+class CaptureReporter(ApptuitReporter):
+    """An ``ApptuitReporter`` whose points are recorded in ``points`` rather than
+    sent: the same names, tags and values, no network. Options are the
+    reporter's; no host tag is added unless asked for.
+
+    >>> from pyformance import MetricsRegistry
+    >>> from apptuit_like.timeseries import encode_metric
+    >>> registry = MetricsRegistry()
+    >>> reporter = CaptureReporter(registry, tags={"service": "shop"})
+    >>> registry.counter(encode_metric("order_count", {"city": "BLR"})).inc()
+    >>> reporter.report_now()
+    >>> reporter.value("order_count_count", city="BLR")
+    1
+    >>> reporter.value("order_count_count", city="DEL", default=0)
+    0
+    """
+
+    def __init__(self, registry: Any = None, **options: Any) -> None:
+        options.setdefault("api_endpoint", "http://capture.invalid")   # never contacted
+        options.setdefault("disable_host_tag", True)
+        super().__init__(registry=registry, **options)
+        self.points: List[Dict[str, Any]] = []
+        self.client.transport = _Recorder(self.points)   # type: ignore[assignment]
+
+    def value(self, metric: str, default: Any = _NO_DEFAULT, **tags: str) -> Any:
+        """The latest value of the one series named ``metric`` whose tags include
+        ``tags``; ``default`` when there is none (else KeyError listing the series
+        there are), ValueError when several match."""
+        latest: Dict[Tuple[Any, ...], Any] = {}
+        for point in self.points:
+            if point["metric"] == metric and all(point["tags"].get(k) == str(v)
+                                                 for k, v in tags.items()):
+                latest[tuple(sorted(point["tags"].items()))] = point["value"]
+        if len(latest) == 1:
+            return next(iter(latest.values()))
+        if latest:
+            raise ValueError("%d series of %s match %s; name more tags: %s"
+                             % (len(latest), metric, tags, sorted(latest)))
+        if default is not _NO_DEFAULT:
+            return default
+        raise KeyError("no series %s%s among: %s" % (metric, tags or "", ", ".join(
+            sorted({p["metric"] for p in self.points})) or "nothing reported yet"))
+
+    def clear(self) -> None:
+        """Forget the points recorded so far."""
+        del self.points[:]

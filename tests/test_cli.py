@@ -34,7 +34,7 @@ def test_demo_end_to_end_against_a_local_victoria_metrics(capsys, tmp_path):
     assert status == 0, out + err
     assert "Started VictoriaMetrics on loopback" in out
     handled = int(re.search(r"Handled (\d+) orders", out).group(1))
-    per_city = re.findall(r"^order_count_count\{city:(\w+)\}\s+(\d+)\s+(\d+)$", out, re.M)
+    per_city = re.findall(r'^order_count_count\{city="(\w+)"\}\s+(\d+)\s+(\d+)$', out, re.M)
     assert sorted(city for city, _, _ in per_city) == ["BLR", "DEL", "HYD", "PNQ"]
     assert handled > 0 and sum(int(last) for _, last, _ in per_city) == handled, \
         "the last values read back add up to every order handled"
@@ -68,7 +68,7 @@ def test_demo_reports_to_the_configured_backend(capsys, vm, monkeypatch):
     assert status == 0, out + err
     assert "Reporting to %s" % vm.put_endpoint in out and "Started" not in out
     assert "Read back with PromQL at %s" % vm.query_url in out
-    assert re.search(r"^order_count_count\{city:BLR\}", out, re.M)
+    assert re.search(r'^order_count_count\{city="BLR"\}', out, re.M)
 
 
 def test_demo_without_the_binary_says_how_to_install(capsys, monkeypatch, tmp_path):
@@ -181,7 +181,7 @@ def test_query_promql_prints_a_table(capsys, vm, queried):
                            "--step", "1m")
     assert status == 0, err
     assert "output %s: 2 series" % metric in out
-    assert "%s{city:del}  (10 points)" % metric in out
+    assert '%s{city="del"}  (10 points)' % metric in out
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0 + 540))
     assert re.search(r"^  %s\s+18$" % re.escape(last), out, re.M)
 
@@ -197,9 +197,42 @@ def test_query_promql_writes_csv(capsys, vm, queried, tmp_path, monkeypatch):
     assert out == "wrote 10 rows to %s\n" % target
     rows = list(csv.reader(target.open()))
     assert rows[0][:2] == ["timestamp", "time_utc"]
-    assert sorted(rows[0][2:]) == ["sum by (city) (%s){city:blr}" % metric,
-                                   "sum by (city) (%s){city:del}" % metric]
+    assert sorted(rows[0][2:]) == ['sum by (city) (%s){city="blr"}' % metric,
+                                   'sum by (city) (%s){city="del"}' % metric]
     assert rows[1][0] == str(t0) and len(rows) == 11
+
+
+def test_query_with_relative_start_as_written_in_the_readme(capsys, vm, queried):
+    metric, t0 = queried
+    status, out, err = run(capsys, "query", "--promql", "sum by (city) (%s)" % metric,
+                           "--query-endpoint", vm.query_url, "--start", "-60m", "--step",
+                           "1m", "--csv", "-")
+    assert status == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert len(rows) > 10 and all(row[0].isdigit() for row in rows[1:])   # whole seconds
+    assert [row[2:] for row in rows[1:] if row[0] == str(t0 + 540)] in (
+        [["18", "9"]], [["9", "18"]])
+
+
+def test_bare_negative_start_is_seconds_ago(capsys, fake):
+    fake.script(Reply(200, {"outputs": []}))
+    asked = time.time()
+    run(capsys, "query", "fetch('cpu')", "--endpoint", fake.endpoint, "--start", "-3600")
+    start = int(re.search(r"start=(\d+)", fake.requests[0]["path"]).group(1))
+    assert abs(start - (asked - 3600)) < 60   # not Unix time -3600, in 1969
+
+
+def test_csv_keeps_full_precision(capsys, fake):
+    fake.script(Reply(200, {"outputs": [{"id": "x", "result": [
+        {"metric": "big", "tags": {"k": "v"}, "dps": [[1795410000, 1234567.89],
+                                                   [1795410060, 0.30000000000000004]]}]}]}))
+    status, out, _ = run(capsys, "query", "fetch('big')", "--endpoint", fake.endpoint,
+                         "--start", "1795400000", "--end", "1795420000", "--csv", "-")
+    assert status == 0
+    rows = list(csv.reader(out.splitlines()))
+    utc = [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) for t in (1795410000, 1795410060)]
+    assert rows[1:] == [["1795410000", utc[0], "1234567.89"],
+                        ["1795410060", utc[1], "0.30000000000000004"]]
 
 
 def test_query_apptuit_ql(capsys, fake):
@@ -208,7 +241,7 @@ def test_query_apptuit_ql(capsys, fake):
     status, out, _ = run(capsys, "query", "fetch('cpu')", "--endpoint", fake.endpoint,
                          "--start", "1699999000", "--end", "1700000100")
     assert status == 0
-    assert "cpu{host:a}  (1 points)" in out and "2023-11-14 22:13:20   0.25" in out
+    assert 'cpu{host="a"}  (1 point)' in out and "2023-11-14 22:13:20   0.25" in out
     assert "q=fetch%28%27cpu%27%29" in fake.requests[0]["path"]
 
 

@@ -66,3 +66,8 @@ def test_plain_series_render_exactly_like_the_checked_path(stamps, values, plain
     elif values and values[-1] == float("inf"):
         with pytest.raises(ValueError, match="Invalid value inf for m"):
             render_checked(head, "m", stamps, values)
+
+
+def test_json_line_without_timestamp_says_so():
+    (error,) = read_records(['{"metric": "cpu", "value": 1, "tags": {"h": "a"}}'])
+    assert isinstance(error, InputError) and 'no "timestamp" for cpu' in str(error)

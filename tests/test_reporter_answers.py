@@ -286,3 +286,21 @@ def test_every_meta_metric_is_sent_from_the_first_report(fake):
             "apptuit_reporter_send_failed_count", "apptuit_reporter_points_invalid_count",
             "apptuit_reporter_points_buffered_count", "apptuit_reporter_points_dropped_count",
             "apptuit_reporter_send_time_count"} <= names
+
+
+def test_a_failing_gauge_is_warned_about_once_by_its_key_and_counted(fake, caplog):
+    registry = MetricsRegistry()
+
+    def broken():
+        raise RuntimeError("queue is gone")
+    registry.gauge("queue_depth", CallbackGauge(broken))
+    registry.counter("orders").inc()
+    reporter = make(fake.endpoint, registry)
+    with caplog.at_level(logging.WARNING, logger="apptuit_like"):
+        reporter.report_now()
+        reporter.report_now()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "'queue_depth'" in warnings[0] and "queue is gone" in warnings[0]
+    assert reporter.stats()["invalid"] == 2   # counted each cycle, as other bad values
+    assert "orders_count" in {p["metric"] for p in fake.points()}

@@ -28,11 +28,13 @@ _RELATIVE = re.compile(r"^-?(\d+(?:\.\d+)?)([smhdw])(?: ago)?$")
 
 
 def parse_moment(text: str, now: Optional[float] = None) -> float:
-    """Unix seconds from ``now``, ``-15m``/``2h ago``, Unix seconds or ISO 8601 (UTC
-    unless it says otherwise).
+    """Unix seconds from ``now``, ``-15m``/``2h ago``, ``-300`` (seconds ago), Unix
+    seconds or ISO 8601 (UTC unless it says otherwise).
 
-    >>> parse_moment("-2h", now=10000), parse_moment("1700000000")
-    (2800.0, 1700000000.0)
+    >>> parse_moment("-2h", now=10000), parse_moment("-300", now=10000)
+    (2800.0, 9700.0)
+    >>> parse_moment("1700000000")
+    1700000000.0
     >>> parse_moment("2023-11-14T22:13:20")
     1700000000.0
     """
@@ -44,9 +46,11 @@ def parse_moment(text: str, now: Optional[float] = None) -> float:
     if relative:
         return now - float(relative.group(1)) * _UNITS[relative.group(2)]
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:   # a bare negative number is seconds ago, never a date in 1969
+        return now + number if number < 0 else number
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
@@ -128,7 +132,7 @@ def _positive(text: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_times(sys.argv[1:] if argv is None else argv))
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _interrupt)   # clean up as on Ctrl-C
@@ -144,6 +148,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _attach_times(argv: List[str]) -> List[str]:
+    """``--start -30m`` as ``--start=-30m``: argparse takes a value that starts
+    with a dash for an option of its own.
+
+    >>> _attach_times(["query", "q", "--start", "-30m", "--end", "now"])
+    ['query', 'q', '--start=-30m', '--end', 'now']
+    """
+    out: List[str] = []
+    values = iter(argv)
+    for arg in values:
+        if arg in ("--start", "--end"):
+            value = next(values, None)
+            if value is not None and value.startswith("-"):
+                out.append("%s=%s" % (arg, value))
+                continue
+            out += [arg] + ([value] if value is not None else [])
+            continue
+        out.append(arg)
+    return out
 
 
 def _interrupt(signum, frame) -> None:
@@ -193,8 +218,8 @@ def _input_records(files: List[str]) -> Iterator:
 
 
 def run_query(args: argparse.Namespace, out: IO[str]) -> int:
-    now = time.time()
-    start, end = parse_moment(args.start, now), parse_moment(args.end, now)
+    now = time.time()   # whole seconds: PromQL stamps its points start + k * step
+    start, end = int(parse_moment(args.start, now)), int(parse_moment(args.end, now))
     query_endpoint = args.query_endpoint or os.environ.get(config.QUERY_ENDPOINT)
     endpoint = args.endpoint or (query_endpoint if args.promql else None)   # no token needed
     client = Apptuit(api_endpoint=endpoint, query_endpoint=query_endpoint)

@@ -124,6 +124,8 @@ def _json_record(number: int, item: Any, source: Optional[str]) -> Union[Record,
     if not isinstance(tags, dict):
         return InputError(number, source, "\"tags\" of %s must be an object" % metric)
     timestamp, value = item.get("timestamp"), item.get("value")
+    if timestamp is None:
+        return InputError(number, source, "no \"timestamp\" for %s" % metric)
     try:
         timestamp = _timestamp(timestamp)
     except (TypeError, ValueError):

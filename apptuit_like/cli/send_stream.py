@@ -16,6 +16,7 @@ from ..encoding import rebatch, render_point
 from ..errors import ApptuitValueError
 from ..transport import Outcome, deliver_batches
 from .point_input import InputError, parse_tags
+from .tables import plural
 
 _CHUNK = 1024   # points rendered between hand-overs to the batcher
 
@@ -36,8 +37,8 @@ class SendSummary:
 
     def __str__(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
-        text = "sent %d points in %.2f s (%.0f points/s), failed %d, bad lines %d" % (
-            self.sent, self.seconds, rate, self.failed, self.bad_lines)
+        text = "sent %s in %.2f s (%.0f points/s), failed %d, bad lines %d" % (
+            plural(self.sent, "point"), self.seconds, rate, self.failed, self.bad_lines)
         if self.stopped_at is not None:
             text += "; stopped at line %d (--strict), nothing after it was sent" % self.stopped_at
         return text

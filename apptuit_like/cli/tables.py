@@ -1,10 +1,13 @@
 """Query results as text for people (aligned tables) and for tools (CSV).
 
->>> print(text_table(["series", "value"], [["cpu{host:a}", 0.5], ["load{host:a}", 12]]))
-series        value
-------------  -----
-cpu{host:a}     0.5
-load{host:a}     12
+Numbers keep full precision (``repr``), whole ones print without a fraction, and
+series print as PromQL selectors, ready to paste into a query.
+
+>>> print(text_table(["series", "value"], [['cpu{host="a"}', 0.5], ['load{host="a"}', 12]]))
+series          value
+--------------  -----
+cpu{host="a"}     0.5
+load{host="a"}     12
 """
 import csv
 import datetime
@@ -24,17 +27,41 @@ def format_time(timestamp: float) -> str:
 
 
 def format_number(value: Any) -> str:
-    """Whole numbers without a fraction, others to 6 significant digits.
+    """Whole numbers without a fraction, others in full (``repr``).
 
-    >>> format_number(3.0), format_number(0.123456789), format_number(None)
-    ('3', '0.123457', '')
+    >>> format_number(3.0), format_number(1234567.89), format_number(1795410000.0)
+    ('3', '1234567.89', '1795410000')
+    >>> format_number(0.1 + 0.2), format_number(None)
+    ('0.30000000000000004', '')
     """
     if value is None:
         return ""
     value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
+    if value.is_integer() and abs(value) < 2 ** 53:
         return str(int(value))
-    return "%.6g" % value
+    return repr(value)
+
+
+def selector(series: Any) -> str:
+    """A series as a PromQL selector: ``name{key="value", ...}``.
+
+    >>> from apptuit_like import TimeSeries
+    >>> selector(TimeSeries("room_temp", {"room": "kitchen", "floor": "1"}))
+    'room_temp{floor="1", room="kitchen"}'
+    """
+    tags = series.tags or {}
+    inner = ", ".join('%s="%s"' % (key, str(tags[key]).replace("\\", "\\\\")
+                                   .replace('"', '\\"')) for key in sorted(tags))
+    return "%s{%s}" % (series.metric, inner) if inner else series.metric
+
+
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``1 point``, ``2 points``; ``nouns`` when the plural is not noun + s.
+
+    >>> plural(1, "point"), plural(3, "point"), plural(2, "series", "series")
+    ('1 point', '3 points', '2 series')
+    """
+    return "%d %s" % (count, noun if count == 1 else nouns or noun + "s")
 
 
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -59,9 +86,9 @@ def _is_number(value: Any) -> bool:
 def print_result(result: QueryResult, out: IO[str]) -> None:
     """Every series of every output: a heading line, then its time/value rows."""
     for output in result:
-        out.write("output %s: %d series\n" % (output.id, len(output)))
+        out.write("output %s: %s\n" % (output.id, plural(len(output), "series", "series")))
         for series in output:
-            out.write("\n%s  (%d points)\n" % (series, len(series)))
+            out.write("\n%s  (%s)\n" % (selector(series), plural(len(series), "point")))
             table = text_table(["time (UTC)", "value"],
                                [[format_time(t), v] for t, v in series.points()])
             out.write("".join("  " + line + "\n" for line in table.splitlines()))
@@ -75,7 +102,7 @@ def write_csv(result: QueryResult, out: IO[str]) -> int:
     for output in result:
         for series in output:
             prefix = "%s/" % output.id if len(result) > 1 else ""
-            columns.append(prefix + str(series))
+            columns.append(prefix + selector(series))
             values.append(dict(series.points()))
     stamps = sorted(set().union(*values)) if values else []
     writer = csv.writer(out)

@@ -119,11 +119,7 @@ def _read_timer(timer: Timer) -> Tuple:
 
 
 def _read_gauge(gauge: Gauge) -> Tuple:
-    try:
-        return (gauge.get_value(),)
-    except Exception as err:   # a user callback: anything may come out of it
-        log.debug("gauge %r raised %r", gauge, err)
-        return (None,)
+    return (gauge.get_value(),)   # a user callback may raise: _read catches it
 
 
 def _generic_reader(kind: str, registry: Any, key: str) -> Callable[[Any], Tuple]:
@@ -201,6 +197,7 @@ class Collector:
         self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, tuple] = {}
         self._rejected: Dict[str, str] = {}   # registry key -> why it cannot be sent
+        self._failing: set = set()   # keys whose reading failed, warned about once
 
     def collect(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Rendered points of every metric in ``registry`` and the count skipped."""
@@ -232,7 +229,8 @@ class Collector:
                 out: List[str] = []
                 invalid += _render(view.names[start * width:stop * width],
                                    view.tags[start * width:stop * width],
-                                   _read(view, start, stop), tail, out, view.heads_ok)
+                                   _read(view, start, stop, self._read_failed), tail, out,
+                                   view.heads_ok)
                 yield out
         return invalid
 
@@ -305,6 +303,14 @@ class Collector:
             self._names[(name,) + tuple(fields)] = names
         return names, tags_text
 
+    def _read_failed(self, key: str, err: Exception) -> None:
+        """A metric (most often a gauge's callback) raised when read: warn once
+        per key, naming it; its values are skipped and counted as invalid."""
+        if key not in self._failing:
+            self._failing.add(key)
+            log.warning("reading metric %r failed, its value is skipped (warned once): "
+                        "%s: %s", key, type(err).__name__, err)
+
     def check(self, registry: Any) -> None:
         """Raise ApptuitValueError naming the first metric of ``registry`` that
         cannot be sent: the synchronous ``report_now`` refuses, as apptuit-py does,
@@ -334,18 +340,20 @@ class Collector:
         return out, invalid + bad
 
 
-def _read(view: _KindView, start: int, stop: int) -> list:
-    """Flat field values of metrics [start:stop]; a failing reader gives Nones."""
+def _read(view: _KindView, start: int, stop: int,
+          failed: Callable[[str, Exception], None]) -> list:
+    """Flat field values of metrics [start:stop]; a failing reader gives Nones
+    and is reported with its key to ``failed``."""
     metrics = view.metrics[start:stop]
     if view.plain_counters:
         return [counter.counter for counter in metrics]
     values: list = []
     extend = values.extend
-    for reader, metric in zip(view.readers[start:stop], metrics):
+    for offset, (reader, metric) in enumerate(zip(view.readers[start:stop], metrics)):
         try:
             extend(reader(metric))
         except Exception as err:   # a broken metric must not cost the others
-            log.debug("reading %r failed: %r", metric, err)
+            failed(view.keys[start + offset], err)
             extend((None,) * view.width)
     return values
 

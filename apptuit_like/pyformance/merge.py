@@ -19,7 +19,7 @@ import threading
 from array import array
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from pyformance.meters import Counter
 
@@ -35,6 +35,7 @@ KIND_ATTRS = {"counter": "_counters", "meter": "_meters", "histogram": "_histogr
 Moments = Tuple[float, float, float, float, float]
 _EMPTY: Moments = (0, 0.0, math.inf, -math.inf, 0.0)
 _DOUBLE = array("d").itemsize
+_FAILING_GAUGES: Set[str] = set()   # keys of this process's gauges that raised, warned once
 _COMBINE: Dict[str, Callable[[List[float]], float]] = {"sum": sum, "max": max, "min": min}
 
 
@@ -54,7 +55,10 @@ def _gauge_value(key: str, gauge: Any) -> Optional[float]:
     try:
         value = gauge.get_value()
     except Exception as err:   # a user callback: anything may come out of it
-        log.debug("gauge %r raised %r", key, err)
+        if key not in _FAILING_GAUGES:
+            _FAILING_GAUGES.add(key)
+            log.warning("reading gauge %r failed, its value is skipped (warned once): "
+                        "%s: %s", key, type(err).__name__, err)
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
