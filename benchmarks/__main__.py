@@ -17,8 +17,10 @@ from benchmarks import (app_impact, cli_send, memory, multiprocess, query_df, re
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-HEADERS = ["row", "apptuit_like", "apptuit 2.4.2", "floor", "ratio", "target", ""]
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "RESULTS.md")             # committed: --update writes it
+LOCAL_RESULTS = os.path.join(HERE, "RESULTS.local.md")   # untracked: every other run
+HEADERS = ["row", "apptuit_like", "apptuit 2.4.2", "floor", "ratio", "target", "result"]
 
 
 def cycle_rows(sizes, runs: int) -> list:
@@ -165,7 +167,10 @@ environment); each row also has its own script in `benchmarks/`.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one run")
-    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="write no results file")
+    parser.add_argument("--update", action="store_true",
+                        help="write the committed benchmarks/RESULTS.md (default: the "
+                             "untracked benchmarks/RESULTS.local.md)")
     args = parser.parse_args(argv)
     quick = args.quick
     runs = 1 if quick else 5
@@ -189,9 +194,10 @@ def main(argv=None) -> int:
     print("\n" + table + "\n\n" + about)
     print("(%.0f s)" % (time.monotonic() - started))
     if not args.no_write:
-        with open(RESULTS, "w") as out:
+        target = RESULTS if args.update else LOCAL_RESULTS
+        with open(target, "w") as out:
             out.write("# Benchmark results\n\n%s\n\nMachine: %s\n\n%s" % (table, about, NOTES))
-        print("written to %s" % RESULTS)
+        print("written to %s" % target)
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark command, as given in README.md: set-up as for the tests
 # (tests/setup.sh installs apptuit 2.4.2 and victoria-metrics), then one table,
-# also written to benchmarks/RESULTS.md. Extra arguments go to the script.
+# also written to the untracked benchmarks/RESULTS.local.md (--update: to the
+# committed benchmarks/RESULTS.md). Extra arguments go to the script.
 set -euo pipefail
 source "$(dirname "$0")/../tests/setup.sh"
 exec "$venv/bin/python" -m benchmarks "$@"

@@ -275,3 +275,60 @@ def test_console_script_is_installed():
     done = subprocess.run(["apptuit-like", "--version"], capture_output=True, text=True,
                           env={"PATH": str(__import__("pathlib").Path(sys.executable).parent)})
     assert done.returncode == 0 and done.stdout.startswith("apptuit-like 0.")
+
+
+def send_with_stderr_on(stderr_is_tty, fake):
+    """Run `apptuit-like send` with 6 slow batches; return what reached stderr."""
+    fake.default = Reply(204, delay=0.3)
+    lines = "".join("put progress.test %d %d k=v\n" % (int(time.time()), i) for i in range(60))
+    if stderr_is_tty:
+        import pty
+        reader, writer = pty.openpty()
+    else:
+        reader, writer = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "apptuit_like", "send", "--endpoint",
+                                fake.endpoint, "--batch-size", "10"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=writer)
+    os.close(writer)
+    out, _ = process.communicate(lines.encode(), timeout=60)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(reader, 4096)
+        except OSError:   # the pty's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(reader)
+    assert process.returncode == 0 and b"sent 60 points" in out
+    return b"".join(chunks).decode()
+
+
+def test_send_shows_progress_on_a_terminal(fake):
+    shown = send_with_stderr_on(True, fake)
+    assert re.search(r"\r\x1b\[Ksent \d+ points", shown)
+
+
+def test_send_is_quiet_on_stderr_when_it_is_not_a_terminal(fake):
+    assert send_with_stderr_on(False, fake) == ""
+
+
+def test_demo_chart_axes_are_labelled_and_start_at_zero():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from apptuit_like import TimeSeries
+    from apptuit_like.cli.demo import ORDERS, P99, chart
+    from apptuit_like.query import Output
+    output = Output("demo")
+    for metric, tags, values in ((ORDERS, {"city": "BLR"}, [10, 20, 30]),
+                                 (P99, {}, [0.2051, 0.2049, 0.2052])):   # 0.3 ms of noise
+        output.series.append(TimeSeries(metric, tags, [100, 102, 104], values))
+    figure = chart(output, plt)
+    try:
+        for axes in figure.axes:
+            assert axes.get_ylabel() and axes.get_ylim()[0] == 0
+        assert figure.axes[1].get_ylim()[1] >= 205   # the whole p99, not its noise
+    finally:
+        plt.close(figure)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import IO, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional
 
 from pyformance import MetricsRegistry
 from pyformance.meters import CallbackGauge
@@ -220,6 +220,16 @@ def draw_chart(output: Output, path: str, out: IO[str]) -> bool:
         out.write("Cannot draw %s: matplotlib is missing; install it with "
                   "pip install 'apptuit_like[plot]'\n" % path)
         return False
+    figure = chart(output, plt)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    out.write("Chart written to %s\n" % path)
+    return True
+
+
+def chart(output: Output, plt: Any) -> Any:
+    """The demo's figure: labelled axes whose scales start at zero."""
     first = min((s.timestamps[0] for s in output if s.timestamps), default=0)
     figure, (orders, latency) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for series in sorted(output, key=str):
@@ -230,11 +240,12 @@ def draw_chart(output: Output, path: str, out: IO[str]) -> bool:
             latency.plot(seconds, [v * 1000 for v in series.values], marker=".",
                          color="tab:red")
     orders.set_title("Orders handled per city (cumulative)")
+    orders.set_ylabel("orders")
     orders.legend(loc="upper left")
-    latency.set_title("order_processing_time p99 (ms)")
+    latency.set_title("order_processing_time p99")
+    latency.set_ylabel("milliseconds")
     latency.set_xlabel("seconds since the first report")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    out.write("Chart written to %s\n" % path)
-    return True
+    for axes in (orders, latency):   # from zero: no zooming into noise
+        axes.set_ylim(bottom=0)
+        axes.grid(True, alpha=0.3)
+    return figure

@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 import time
-from typing import IO, Iterator, List, Optional
+from typing import IO, Any, Iterator, List, Optional
 
 from .. import config
 from ..client import Apptuit
@@ -189,11 +189,45 @@ def run_send(args: argparse.Namespace, out: IO[str]) -> int:
     if client.disabled:
         out.write("APPTUIT_DISABLED is set: nothing sent\n")
         return 0
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     summary = send_records(client, _input_records(args.files),
                            strict=args.strict, retry_count=args.retry,
-                           warn=lambda text: sys.stderr.write(text + "\n"))
+                           warn=progress.warn if progress else _warn, progress=progress)
+    if progress:
+        progress.done()
     out.write(str(summary) + "\n")
     return 0 if summary.ok else 1
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+class _Progress:
+    """One self-rewriting line on a terminal, at most twice a second."""
+
+    def __init__(self, stream: IO[str], every: float = 0.5) -> None:
+        self.stream = stream
+        self.every = every
+        self._next = time.monotonic() + every
+        self._shown = False
+
+    def __call__(self, summary: Any) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.every
+            self.stream.write("\r\x1b[K" + str(summary))
+            self.stream.flush()
+            self._shown = True
+
+    def warn(self, text: str) -> None:
+        self.stream.write(("\r\x1b[K" if self._shown else "") + text + "\n")
+        self._shown = False
+
+    def done(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def _tag(text: str) -> tuple:

@@ -46,11 +46,13 @@ class SendSummary:
 
 def send_records(client: Apptuit, records: Iterable, *, strict: bool = False,
                  retry_count: int = 0, timeout: Optional[float] = None,
-                 warn: Callable[[str], object] = print) -> SendSummary:
+                 warn: Callable[[str], object] = print,
+                 progress: Optional[Callable[[SendSummary], object]] = None) -> SendSummary:
     """Send every good record; ``warn`` each bad one (with its line) and each failure.
 
     With ``strict`` the first bad record stops the stream: the points before it
-    are sent, nothing after it.
+    are sent, nothing after it. ``progress`` sees the summary so far after
+    every batch.
     """
     summary = SendSummary()
     started = time.monotonic()
@@ -62,6 +64,9 @@ def send_records(client: Apptuit, records: Iterable, *, strict: bool = False,
             if not outcome.ok:
                 warn("send failed: " + str(outcome.exception()))
             outcome.points = ()   # counted: the points are not needed again
+        if progress is not None:
+            summary.seconds = time.monotonic() - started
+            progress(summary)
 
     deliver_batches(client.transport,
                     rebatch(_rendered(client, records, summary, strict, warn),
