@@ -108,6 +108,11 @@ def multiprocess_rows(series: int, workers: int, runs: int) -> list:
              "sender %.1fx one process" % ratio, ("within 3x", ratio <= 3)]]
 
 
+def results_path(update: bool) -> str:
+    """Where a run writes its table: the committed file only when asked to."""
+    return RESULTS if update else LOCAL_RESULTS
+
+
 def markdown(rows: list) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for row in rows:
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
     print("\n" + table + "\n\n" + about)
     print("(%.0f s)" % (time.monotonic() - started))
     if not args.no_write:
-        target = RESULTS if args.update else LOCAL_RESULTS
+        target = results_path(args.update)
         with open(target, "w") as out:
             out.write("# Benchmark results\n\n%s\n\nMachine: %s\n\n%s" % (table, about, NOTES))
         print("written to %s" % target)
