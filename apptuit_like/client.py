@@ -8,7 +8,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import config
-from .encoding import (check_compression, is_plain, name_part, render_batches,
+from .encoding import (check_compression, is_plain, name_part, rebatch, render_batches,
                        render_checked, render_point, tags_json, tags_part)
 from .errors import ApptuitValueError
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
@@ -16,7 +16,7 @@ from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit,
 from .retry import RetryPolicy
 from .sanitize import Sanitizer, get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
-from .transport import Outcome, Transport, deliver, deliver_batches
+from .transport import Outcome, Transport, deliver_batches
 
 
 class Apptuit:
@@ -25,6 +25,7 @@ class Apptuit:
     Positional parameters are apptuit-py's; the rest are keyword-only:
     ``compression`` ("gzip", "deflate" or None), ``timeout`` (seconds, default
     ``APPTUIT_TIMEOUT`` or 60), ``batch_size`` (points per request),
+    ``max_request_bytes`` (uncompressed JSON per request, 8 MiB; None: no cap),
     ``query_endpoint`` (PromQL; default ``APPTUIT_QUERY_ENDPOINT`` or the API
     endpoint), ``retry_policy`` (a :class:`RetryPolicy`: backoff settings) and
     ``verify`` (TLS verification, on by default).
@@ -35,6 +36,7 @@ class Apptuit:
                  sanitize_mode: Optional[str] = "prometheus", *,
                  compression: Optional[str] = "gzip", timeout: Optional[float] = None,
                  batch_size: int = config.DEFAULT_BATCH_SIZE,
+                 max_request_bytes: Optional[int] = config.DEFAULT_MAX_REQUEST_BYTES,
                  query_endpoint: Optional[str] = None,
                  retry_policy: Optional[RetryPolicy] = None,
                  verify: bool = True) -> None:
@@ -60,6 +62,11 @@ class Apptuit:
             raise ApptuitValueError("batch_size must be a positive integer, got %r"
                                     % (batch_size,))
         self.batch_size = batch_size
+        if max_request_bytes is not None and (not isinstance(max_request_bytes, int)
+                                              or max_request_bytes < 1):
+            raise ApptuitValueError("max_request_bytes must be a positive integer or None, "
+                                    "got %r" % (max_request_bytes,))
+        self.max_request_bytes = max_request_bytes
         self.retry_policy = retry_policy or RetryPolicy()
         self.verify = verify
         self.transport = Transport(self.put_apiurl, token, check_compression(compression),
@@ -125,7 +132,8 @@ class Apptuit:
             jobs.append((head, stamps, values) if is_plain(stamps, values)
                         else render_checked(head, describe, stamps, values))
         # plain series render batch by batch while the previous batch is sent
-        outcomes = deliver_batches(self.transport, render_batches(jobs, self.batch_size),
+        outcomes = deliver_batches(self.transport,
+                                   render_batches(jobs, self.batch_size, self.max_request_bytes),
                                    self._timeout(timeout),
                                    self.retry_policy.with_total(retry_count), overlap=True)
         raise_for_outcomes(outcomes)
@@ -185,8 +193,10 @@ class Apptuit:
     def _ship(self, points: List[str], timeout: Optional[float], retry_count: int) -> None:
         if not points:
             return
-        outcomes = deliver(self.transport, points, self.batch_size, self._timeout(timeout),
-                           self.retry_policy.with_total(retry_count))
+        outcomes = deliver_batches(self.transport,
+                                   rebatch([points], self.batch_size, self.max_request_bytes),
+                                   self._timeout(timeout),
+                                   self.retry_policy.with_total(retry_count))
         raise_for_outcomes(outcomes)
 
     def _timeout(self, timeout: Optional[float]) -> float:

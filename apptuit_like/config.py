@@ -23,6 +23,9 @@ DEFAULT_ENDPOINT = "https://api.apptuit.ai"
 HOSTED_HOSTS = frozenset(["api.apptuit.ai"])
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_BATCH_SIZE = 50000
+# Bytes of uncompressed JSON per request: well under VictoriaMetrics' default
+# -opentsdbhttp.maxInsertRequestSize (32 MiB), which it enforces with a 400, not 413.
+DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_TAGS = 25
 
 TOKEN = "APPTUIT_API_TOKEN"

@@ -12,7 +12,8 @@ import json
 import math
 import numbers
 import zlib
-from itertools import repeat
+from bisect import bisect_right
+from itertools import accumulate, repeat
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ApptuitValueError
@@ -125,27 +126,58 @@ def render_checked(head: str, describe: str, timestamps: Sequence[Any], values: 
             for timestamp, value in zip(timestamps, values)]
 
 
-def render_batches(jobs: Iterable[Any], batch_size: int) -> Iterator[List[str]]:
+def render_batches(jobs: Iterable[Any], batch_size: int,
+                   max_bytes: Optional[int] = None) -> Iterator[List[str]]:
     """Batches of points from jobs that are either rendered points or
     ``(head, timestamps, values)`` of a plain series, rendered lazily."""
     return rebatch((job if isinstance(job, list) else render_plain(*job) for job in jobs),
-                   batch_size)
+                   batch_size, max_bytes)
 
 
-def rebatch(chunks: Iterable[List[str]], batch_size: int) -> Iterator[List[str]]:
-    """Chunks of points of any size as batches of at most ``batch_size``.
+def rebatch(chunks: Iterable[List[str]], batch_size: int,
+            max_bytes: Optional[int] = None) -> Iterator[List[str]]:
+    """Chunks of points of any size as batches of at most ``batch_size`` points
+    and, when ``max_bytes`` is given, at most that many bytes of JSON body
+    (before compression): whichever limit comes first cuts. A single point
+    larger than ``max_bytes`` goes alone.
 
     >>> list(rebatch([["a", "b", "c"], [], ["d"]], 2))
     [['a', 'b'], ['c', 'd']]
+    >>> [json_body(b) for b in rebatch([['"aaaa"', '"bb"', '"cc"']], 10, max_bytes=12)]
+    [b'["aaaa"]', b'["bb","cc"]']
     """
     batch: List[str] = []
+    chars = 0   # characters in batch: a lower bound of its bytes
     for chunk in chunks:
         batch += chunk
-        while len(batch) >= batch_size:
-            yield batch[:batch_size]
-            batch = batch[batch_size:]
-    if batch:
-        yield batch
+        if max_bytes is not None:
+            chars += sum(map(len, chunk))
+        while len(batch) >= batch_size or (max_bytes is not None
+                                           and chars + len(batch) + 1 > max_bytes):
+            cut = _fitting(batch, batch_size, max_bytes)
+            if cut == len(batch) and len(batch) < batch_size:
+                break   # UTF-8 aside, the whole batch fits after all: wait for more
+            head, batch = batch[:cut], batch[cut:]
+            if max_bytes is not None:
+                chars -= sum(map(len, head))
+            yield head
+    while batch:   # the rest, which may still hold more than max_bytes
+        cut = _fitting(batch, batch_size, max_bytes)
+        yield batch[:cut]
+        batch = batch[cut:]
+
+
+def _fitting(points: List[str], batch_size: int, max_bytes: Optional[int]) -> int:
+    """How many leading points fit one request (at least one)."""
+    count = min(len(points), batch_size)
+    if max_bytes is None:
+        return count
+    head = points[:count]
+    sizes = (map(len, head) if all(map(str.isascii, head))
+             else (len(p.encode("utf-8")) for p in head))
+    # a body is "[" + points joined by "," + "]": each point costs its size plus one
+    ends = list(accumulate(size + 1 for size in sizes))
+    return max(1, bisect_right(ends, max_bytes - 1))
 
 
 def json_body(points: Sequence[str]) -> bytes:
@@ -184,8 +216,3 @@ def check_compression(method: Optional[str]) -> Optional[str]:
         raise ApptuitValueError("Invalid compression %r: use 'gzip', 'deflate' or None"
                                 % (method,))
     return method
-
-
-def batches(points: Sequence[str], size: int) -> List[Sequence[str]]:
-    """Consecutive slices of at most ``size`` points."""
-    return [points[i:i + size] for i in range(0, len(points), size)]

@@ -52,10 +52,12 @@ class LocalVictoriaMetrics:
     """Starts ``victoria-metrics`` on loopback; ``stop()`` ends it and cleans up.
 
     ``data_dir`` defaults to a fresh temporary directory, which ``stop()``
-    removes. Raises :class:`VictoriaMetricsMissing` when the binary is absent.
+    removes; ``extra_args`` go to the server's command line. Raises
+    :class:`VictoriaMetricsMissing` when the binary is absent.
     """
 
-    def __init__(self, data_dir: Optional[str] = None, start_timeout: float = 30.0) -> None:
+    def __init__(self, data_dir: Optional[str] = None, start_timeout: float = 30.0,
+                 extra_args: Sequence[str] = ()) -> None:
         binary = shutil.which(BINARY)
         if binary is None:
             raise VictoriaMetricsMissing(INSTALL_HINT)
@@ -69,7 +71,7 @@ class LocalVictoriaMetrics:
             [binary, "-storageDataPath=" + os.path.join(self.data_dir, "data"),
              "-httpListenAddr=127.0.0.1:%d" % self.query_port,
              "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
-             "-search.latencyOffset=0s", "-loggerLevel=ERROR"],
+             "-search.latencyOffset=0s", "-loggerLevel=ERROR"] + list(extra_args),
             stdout=self._log, stderr=subprocess.STDOUT)
         try:
             self._wait_until(lambda: requests.get(self.query_url + "/health", timeout=1).ok,

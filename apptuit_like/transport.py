@@ -236,14 +236,6 @@ def _reason(err: Exception) -> str:
 _ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
 
 
-def deliver(transport: Transport, points: Sequence[str], batch_size: int, timeout: float,
-            retry: RetryPolicy, deadline: Optional[float] = None,
-            sleep: Callable[[float], object] = time.sleep) -> List[Outcome]:
-    """Post ``points`` in batches of ``batch_size``; see :func:`deliver_batches`."""
-    batches = (points[i:i + batch_size] for i in range(0, len(points), batch_size))
-    return deliver_batches(transport, batches, timeout, retry, deadline, sleep)
-
-
 def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], timeout: float,
                     retry: RetryPolicy, deadline: Optional[float] = None,
                     sleep: Callable[[float], object] = time.sleep, overlap: bool = False,

@@ -70,7 +70,7 @@ def send_records(client: Apptuit, records: Iterable, *, strict: bool = False,
 
     deliver_batches(client.transport,
                     rebatch(_rendered(client, records, summary, strict, warn),
-                            client.batch_size),
+                            client.batch_size, client.max_request_bytes),
                     client.timeout if timeout is None else timeout,
                     client.retry_policy.with_total(retry_count), overlap=True, settled=count)
     summary.seconds = time.monotonic() - started

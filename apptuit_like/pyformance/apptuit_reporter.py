@@ -88,7 +88,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     """Reports a pyformance ``MetricsRegistry`` to Apptuit or an OpenTSDB-style TSDB.
 
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
-    as keyword arguments: ``batch_size``, ``timeout`` (HTTP timeout, and the bound
+    as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP timeout, and the bound
     on the final report of ``stop()``), ``max_buffered_points`` (points kept
     through an outage), ``compression``, ``retry_policy``, ``verify``, and for
     services of several processes ``multiprocess_dir`` (default
@@ -115,6 +115,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  collect_process_metrics: bool = False,
                  sanitize_mode: Optional[str] = "prometheus", retry_count: int = 0, *,
                  retry: Optional[int] = None, batch_size: int = config.DEFAULT_BATCH_SIZE,
+                 max_request_bytes: Optional[int] = config.DEFAULT_MAX_REQUEST_BYTES,
                  timeout: Optional[float] = None,
                  max_buffered_points: int = DEFAULT_MAX_BUFFERED_POINTS,
                  compression: Optional[str] = "gzip",
@@ -127,7 +128,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                                     % (reporting_interval,))
         self.client = Apptuit(token, api_endpoint, None, True, sanitize_mode,
                               compression=compression, timeout=timeout,
-                              batch_size=batch_size, retry_policy=retry_policy, verify=verify)
+                              batch_size=batch_size, max_request_bytes=max_request_bytes,
+                              retry_policy=retry_policy, verify=verify)
         self.retry_policy = self.client.retry_policy.with_total(
             retry if retry is not None else retry_count)
         self.retry_count = self.retry_policy.total
@@ -317,7 +319,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
               sleep: Callable[[float], Any]) -> _Result:
         # points are rendered batch by batch as they are sent: memory stays at
         # about one batch however large the registry
-        batches = rebatch(self._points(registry, meta, rows, stamp), self.client.batch_size)
+        batches = rebatch(self._points(registry, meta, rows, stamp), self.client.batch_size,
+                          self.client.max_request_bytes)
         outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
                                    retry, deadline, sleep)
         return self._handle(outcomes)

@@ -1,0 +1,80 @@
+"""Batching by points and by bytes, and the byte cap against a real VictoriaMetrics."""
+import random
+import time
+
+import pytest
+import requests
+
+from apptuit_like import Apptuit, ApptuitSendException, DataPoint
+from apptuit_like.encoding import json_body, rebatch
+from apptuit_like.testing import LocalVictoriaMetrics
+
+
+def random_points(rng, count):
+    alphabet = "abcxyz0189_-\"é€😀"
+    return ['{"m":"%s"}' % "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+            for _ in range(count)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_batches_respect_both_limits_and_lose_nothing(seed):
+    rng = random.Random(seed)
+    points = random_points(rng, rng.randint(0, 400))
+    chunks, rest = [], list(points)
+    while rest:
+        size = rng.randint(0, 50)
+        chunks.append(rest[:size])
+        rest = rest[size:]
+    batch_size, max_bytes = rng.randint(1, 80), rng.randint(20, 3000)
+    batches = list(rebatch(chunks, batch_size, max_bytes))
+    assert [p for batch in batches for p in batch] == points   # all, in order
+    for batch in batches:
+        assert 1 <= len(batch) <= batch_size
+        assert len(batch) == 1 or len(json_body(batch)) <= max_bytes
+    for first, second in zip(batches, batches[1:]):   # cut only when the next would not fit
+        assert (len(first) == batch_size
+                or len(json_body(first + second[:1])) > max_bytes)
+
+
+def test_a_point_larger_than_the_cap_goes_alone():
+    big = '"%s"' % ("x" * 100)
+    assert list(rebatch([["1", big, "2"]], 10, max_bytes=20)) == [["1"], [big], ["2"]]
+
+
+@pytest.fixture(scope="module")
+def small_vm():
+    """VictoriaMetrics refusing insert bodies over 1 MB, as it does over 32 MiB by default."""
+    with LocalVictoriaMetrics(extra_args=["-opentsdbhttp.maxInsertRequestSize=1MB"]) as vm:
+        yield vm
+
+
+def long_tagged(uid, count):
+    now = int(time.time())
+    tags = {"tag%d" % j: "value-%d-" % j + "x" * 40 for j in range(8)}
+    return [DataPoint("long.tags", dict(tags, run=uid, i=str(i)), now, i) for i in range(count)]
+
+
+def stored(vm, uid):
+    vm.flush()
+    answer = requests.get(vm.query_url + "/api/v1/series", timeout=30,
+                          params={"match[]": 'long_tags{run="%s"}' % uid})
+    return len(answer.json()["data"])
+
+
+def test_byte_cap_splits_what_victoria_metrics_would_refuse(small_vm, uid):
+    points = long_tagged(uid, 5000)   # about 2.6 MB of JSON in one 50,000-point batch
+    Apptuit(api_endpoint=small_vm.put_endpoint, max_request_bytes=900_000).send(points)
+    assert stored(small_vm, uid) == 5000
+
+
+def test_without_the_cap_victoria_metrics_refuses_the_whole_batch(small_vm, uid):
+    client = Apptuit(api_endpoint=small_vm.put_endpoint, max_request_bytes=None)
+    with pytest.raises(ApptuitSendException) as info:
+        client.send(long_tagged(uid, 5000))
+    assert info.value.status_code == 400 and "too big" in str(info.value)
+    assert stored(small_vm, uid) == 0
+
+
+def test_max_request_bytes_must_be_positive():
+    with pytest.raises(ValueError, match="max_request_bytes"):
+        Apptuit(api_endpoint="http://127.0.0.1:1", max_request_bytes=0)
