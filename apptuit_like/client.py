@@ -4,6 +4,7 @@
 >>> client
 Apptuit(api_endpoint='http://127.0.0.1:4242', token=None)
 """
+import logging
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -18,6 +19,8 @@ from .sanitize import Sanitizer, get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
 from .transport import Outcome, Transport, deliver_batches
 
+log = logging.getLogger("apptuit_like")
+
 
 class Apptuit:
     """Sends points to an Apptuit / OpenTSDB-style backend and queries them back.
@@ -28,7 +31,8 @@ class Apptuit:
     ``max_request_bytes`` (uncompressed JSON per request, 8 MiB; None: no cap),
     ``query_endpoint`` (PromQL; default ``APPTUIT_QUERY_ENDPOINT`` or the API
     endpoint), ``retry_policy`` (a :class:`RetryPolicy`: backoff settings) and
-    ``verify`` (TLS verification, on by default).
+    ``verify`` (TLS verification, on by default; a CA bundle path, or False
+    to turn it off, which logs a warning).
     """
 
     def __init__(self, token: Optional[str] = None, api_endpoint: Optional[str] = None,
@@ -39,7 +43,7 @@ class Apptuit:
                  max_request_bytes: Optional[int] = config.DEFAULT_MAX_REQUEST_BYTES,
                  query_endpoint: Optional[str] = None,
                  retry_policy: Optional[RetryPolicy] = None,
-                 verify: bool = True) -> None:
+                 verify: Union[bool, str] = True) -> None:
         self.disabled = config.env_flag(config.DISABLED)
         self.endpoint = config.read_endpoint(api_endpoint)
         self.query_endpoint = config.read_endpoint(
@@ -69,6 +73,9 @@ class Apptuit:
         self.max_request_bytes = max_request_bytes
         self.retry_policy = retry_policy or RetryPolicy()
         self.verify = verify
+        if verify is False:   # a CA bundle path is verification too
+            log.warning("TLS certificate verification is off for %s (verify=False): "
+                        "anyone on the path can read the token and the data", self.endpoint)
         self.transport = Transport(self.put_apiurl, token, check_compression(compression),
                                     verify)
 

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import requests
 
@@ -118,7 +118,8 @@ class Transport:
     """Posts rendered points to ``url`` over one reused ``requests.Session``."""
 
     def __init__(self, url: str, token: Optional[str] = None,
-                 compression: Optional[str] = "gzip", verify: bool = True) -> None:
+                 compression: Optional[str] = "gzip",
+                 verify: Union[bool, str] = True) -> None:
         self.url = url
         self.compression = compression
         self.headers = {"Content-Type": "application/json", "User-Agent": _user_agent()}

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -119,7 +119,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  timeout: Optional[float] = None,
                  max_buffered_points: int = DEFAULT_MAX_BUFFERED_POINTS,
                  compression: Optional[str] = "gzip",
-                 retry_policy: Optional[RetryPolicy] = None, verify: bool = True,
+                 retry_policy: Optional[RetryPolicy] = None, verify: Union[bool, str] = True,
                  multiprocess_dir: Optional[str] = None, gauge_mode: str = "per_process",
                  gauge_modes: Optional[Dict[str, str]] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
