@@ -145,6 +145,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._group = ProcessGroup(directory) if directory else None
         self._merged = Merger(gauge_mode, gauge_modes)
         self._merged_meta = Merger("sum")
+        self._last_stamp = 0.0   # of the last report sent by the loop, across restarts
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
             _track(self, _grouped)
@@ -226,17 +227,17 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         interval = self.reporting_interval
         wall_start, start = time.time(), time.monotonic()
         next_due = start + interval
-        last_stamp = 0.0
         stop = self._stop_event
         while not stop.wait(max(0.0, next_due - time.monotonic())):
-            last_stamp = wall_start + (next_due - start)
-            self._cycle(last_stamp, sleep=stop.wait)
+            self._last_stamp = wall_start + (next_due - start)
+            self._cycle(self._last_stamp, sleep=stop.wait)
             now = time.monotonic()
             next_due += interval
             if next_due <= now:   # a cycle overran: skip the missed slots, keep the phase
                 next_due += interval * ((now - next_due) // interval + 1)
-        # The final report must not share a timestamp with the previous one.
-        final = max(time.time(), int(last_stamp) + 1)
+        # The final report must not share a timestamp with the previous one, even
+        # that of an earlier run of this reporter.
+        final = self._last_stamp = max(time.time(), int(self._last_stamp) + 1)
         deadline = time.monotonic() + (self._stop_timeout or 0.0)
         self._cycle(final, deadline=deadline, retry=self.retry_policy.with_total(0),
                     final=True)
