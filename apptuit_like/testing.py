@@ -67,19 +67,42 @@ class LocalVictoriaMetrics:
         self.query_port, self.put_port = free_port(), free_port()
         self.log_path = os.path.join(self.data_dir, "victoria-metrics.log")
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [binary, "-storageDataPath=" + os.path.join(self.data_dir, "data"),
-             "-httpListenAddr=127.0.0.1:%d" % self.query_port,
-             "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
-             "-search.latencyOffset=0s", "-loggerLevel=ERROR"] + list(extra_args),
-            stdout=self._log, stderr=subprocess.STDOUT)
+        self._command = [binary, "-storageDataPath=" + os.path.join(self.data_dir, "data"),
+                         "-httpListenAddr=127.0.0.1:%d" % self.query_port,
+                         "-opentsdbHTTPListenAddr=127.0.0.1:%d" % self.put_port,
+                         "-search.latencyOffset=0s", "-loggerLevel=ERROR"] + list(extra_args)
+        self._start_timeout = start_timeout
+        self._start()
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(self._command, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         try:
             self._wait_until(lambda: requests.get(self.query_url + "/health", timeout=1).ok,
-                             "its /health answer", start_timeout)
-            self._wait_until(self._put_port_open, "its OpenTSDB port", start_timeout)
+                             "its /health answer", self._start_timeout)
+            self._wait_until(self._put_port_open, "its OpenTSDB port", self._start_timeout)
         except BaseException:
             self.stop()
             raise
+
+    def persist(self) -> None:
+        """Write every point received so far to disk, as a snapshot does (a crash
+        otherwise loses the last seconds); the snapshot itself is deleted."""
+        answer = requests.get(self.query_url + "/snapshot/create", timeout=60)
+        answer.raise_for_status()
+        name = answer.json().get("snapshot")
+        if name:
+            requests.get(self.query_url + "/snapshot/delete", params={"snapshot": name},
+                         timeout=60).raise_for_status()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; ``start_again()`` brings it back."""
+        self.process.kill()
+        self.process.wait()
+
+    def start_again(self) -> None:
+        """Start the server again on the same data directory and ports."""
+        self._start()
 
     def __enter__(self) -> "LocalVictoriaMetrics":
         return self
