@@ -4,6 +4,7 @@
 key and back, in apptuit-py's format (``name{"k": "v"}``), so keys written by
 either library are read by both.
 """
+import decimal
 import json
 import math
 import numbers
@@ -127,7 +128,7 @@ def to_number(value: Any, metric: str, tags: Optional[Tags] = None) -> float:
     ...
     apptuit_like.errors.ApptuitValueError: Invalid value 'nan' for cpu{host:a}: expected a finite number
     """
-    if isinstance(value, numbers.Real):
+    if isinstance(value, (numbers.Real, decimal.Decimal)):   # float() takes them all
         return float(value)
     if isinstance(value, (str, bytes)):
         try:

@@ -332,3 +332,16 @@ def test_demo_chart_axes_are_labelled_and_start_at_zero():
         assert figure.axes[1].get_ylim()[1] >= 205   # the whole p99, not its noise
     finally:
         plt.close(figure)
+
+
+def test_send_reports_a_line_that_is_not_utf8_and_sends_the_others(fake, tmp_path):
+    source = tmp_path / "mixed.txt"
+    source.write_bytes(b"put ok.metric 1795420000 1 k=v\n\xff\xfe garbage \x80\n"
+                       b"put ok.metric 1795420001 2 k=v\n")
+    done = subprocess.run([sys.executable, "-m", "apptuit_like", "send", "--endpoint",
+                           fake.endpoint, str(source)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "mixed.txt" in done.stderr and "line 2" in done.stderr
+    assert "not valid UTF-8" in done.stderr
+    assert [p["value"] for p in fake.points()] == [1, 2]

@@ -6,6 +6,7 @@ of the machine could see it.
 """
 import argparse
 import datetime
+import io
 import logging
 import os
 import re
@@ -240,11 +241,13 @@ def _tag(text: str) -> tuple:
 def _input_records(files: List[str]) -> Iterator:
     """Records of each file in turn (stdin for ``-``); bad lines name their file."""
     for name in files or ["-"]:
-        if name == "-":
-            yield from read_records(sys.stdin)
+        if name == "-":   # bytes that are not UTF-8 become bad lines, whatever the locale
+            raw = getattr(sys.stdin, "buffer", None)
+            yield from read_records(sys.stdin if raw is None else io.TextIOWrapper(
+                raw, encoding="utf-8", errors="surrogateescape"))
             continue
         try:
-            lines = open(name, encoding="utf-8")
+            lines = open(name, encoding="utf-8", errors="surrogateescape")
         except OSError as err:
             raise ApptuitValueError("cannot read %s: %s" % (name, err.strerror)) from None
         with lines:

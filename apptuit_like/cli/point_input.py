@@ -16,6 +16,7 @@ the dict once per distinct series.
 line 3: expected 'put <metric> <timestamp> <value> <tag>=<value> ...', got 'cpu 1700000000 0.5 host=a'
 """
 import json
+import re
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
 from ..encoding import MAX_SECONDS
@@ -33,6 +34,7 @@ class InputError(ApptuitValueError):
         super().__init__("%sline %d: %s" % (source + ", " if source else "", line, message))
         self.line = line
         self.source = source
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")   # bytes that surrogateescape kept
 
 
 def read_records(lines: Iterable[str], source: Optional[str] = None
@@ -43,13 +45,19 @@ def read_records(lines: Iterable[str], source: Optional[str] = None
 
     A text whose first non-blank character is ``[`` is one JSON array (items are
     numbered from 1 instead of lines); otherwise each line is a telnet ``put``
-    line or a JSON object. Blank lines and ``#`` comments are skipped.
+    line or a JSON object. Blank lines and ``#`` comments are skipped. Text read
+    with ``errors="surrogateescape"`` keeps bytes that are not UTF-8 as lone
+    surrogates: such a line is reported as bad, and the others go on.
     """
     lines = iter(lines)
     first = True
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text[0] == "#":
+            continue
+        if _NOT_UTF8.search(text):
+            yield InputError(number, source, "the line is not valid UTF-8")
+            first = False
             continue
         if first and text[0] == "[":
             yield from _json_array(line + "".join(lines), number, source)
