@@ -7,12 +7,15 @@ SIGKILL and started again on the same data. Each phase lasts until the error
 handler has seen its fault, and recovery until a send succeeds again, with
 bounds; then the stored series must match the exact local counts.
 """
+import json
+import os
 import random
 import re
 import threading
 import time
 
 import pytest
+import requests
 from pyformance import MetricsRegistry
 from pyformance.meters import CallbackGauge
 
@@ -66,6 +69,41 @@ class Handler:
                 BOUND), "no failure matching %r; saw %s" % (pattern, self.calls[since:][-3:])
 
 
+KILLED = r"connection|aborted|refused|closed"
+
+
+class Phase:
+    """What one fault cost: counted from the reporter's stats and the handler."""
+
+    def __init__(self, fault, reporter, handler, cycles):
+        self.fault, self.reporter, self.handler, self.cycles = fault, reporter, handler, cycles
+        self.calls, self.first_cycle = len(handler.calls), len(cycles) + 1
+        self.before = reporter.stats()
+
+    def end(self):
+        after = self.reporter.stats()
+        calls = self.handler.calls[self.calls:]
+        return {"fault": self.fault, "cycles": [self.first_cycle, len(self.cycles)],
+                "failed_batches": len(calls),
+                "errors": sorted({str(c[3][0].get("error"))[:200] for c in calls})[:2],
+                **{key: after[key] - self.before[key]
+                   for key in ("failed", "buffered", "dropped")}}
+
+
+def record(phases, seen, cycles, local, stats):
+    """With APPTUIT_LIKE_RELIABILITY_DIR set, leave the fault matrix for RELIABILITY.md."""
+    folder = os.environ.get("APPTUIT_LIKE_RELIABILITY_DIR")
+    if not folder:
+        return
+    for phase in phases:
+        first, last = phase["cycles"]
+        phase["cycles_missing"] = len(set(range(first, last + 1)) - set(seen))
+    with open(os.path.join(folder, "chaos.json"), "w") as out:
+        json.dump({"phases": phases, "cycles": cycles, "cycles_stored": len(seen),
+                   "counters": len(local), "counter_total": sum(local.values()),
+                   "stats": stats}, out, indent=1)
+
+
 def wait_for_success(reporter):
     """Until a send succeeds after now (polled: success has no callback)."""
     sent = reporter.stats()["sent"]
@@ -100,20 +138,23 @@ def test_faults_and_a_backend_crash_lose_nothing_within_the_buffer(own_vm, proxy
     counters, threads = application(registry, stop)
     reporter.start()
     wait_for_success(reporter)
-    for mode, pattern in FAULTS:
-        proxy.mode = mode
-        handler.wait_for(pattern, len(handler.calls))
-        proxy.mode = "pass"
+    phases = []
+    for mode, pattern in FAULTS + [("backend killed", KILLED)]:
+        phase = Phase(mode, reporter, handler, cycles)
+        if mode == "backend killed":
+            # VictoriaMetrics keeps the last seconds of acknowledged points in memory
+            # (up to -inmemoryDataFlushInterval, 5 s) and a SIGKILL loses them; a
+            # snapshot persists them first: the test measures the client, not the TSDB.
+            own_vm.persist()
+            own_vm.kill()
+            handler.wait_for(pattern, phase.calls)
+            own_vm.start_again()
+        else:
+            proxy.mode = mode
+            handler.wait_for(pattern, phase.calls)
+            proxy.mode = "pass"
         wait_for_success(reporter)
-    since = len(handler.calls)
-    # VictoriaMetrics keeps the last seconds of acknowledged points in memory (up to
-    # -inmemoryDataFlushInterval, 5 s) and a SIGKILL loses them; a snapshot persists
-    # them first, so that the test measures the client, not the TSDB's durability.
-    own_vm.persist()
-    own_vm.kill()
-    handler.wait_for(r"connection|aborted|refused|closed", since)
-    own_vm.start_again()
-    wait_for_success(reporter)
+        phases.append(phase.end())
     stop.set()
     for thread in threads:
         thread.join(BOUND)
@@ -130,6 +171,7 @@ def test_faults_and_a_backend_crash_lose_nothing_within_the_buffer(own_vm, proxy
     # (c) the handler saw every failed batch, each saying what happened
     assert sum(call[2] for call in handler.calls) == reporter.stats()["failed"] > 0
     assert all(call[3] and call[3][0].get("error") for call in handler.calls)
+    record(phases, seen, len(cycles), local, reporter.stats())
 
 
 def own_vm_series(vm, uid):
@@ -141,9 +183,6 @@ def own_vm_series(vm, uid):
 
 
 def _series(vm, selector):
-    import json
-
-    import requests
     vm.flush()
     answer = requests.get(vm.query_url + "/api/v1/export", timeout=30,
                           params={"match[]": selector, "end": int(time.time()) + 60})

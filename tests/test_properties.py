@@ -8,6 +8,7 @@ through a tag unique to it.
 import decimal
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from apptuit_like import Apptuit, DataPoint
 from apptuit_like.timeseries import decode_metric, encode_metric
 from apptuit_like.utils import sanitize_name_prometheus
 
+pytestmark = pytest.mark.slow   # a few hundred examples: the default Python's run only
 NOW = int(time.time())
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -126,6 +128,16 @@ def test_send_command_survives_any_input_and_keeps_the_good_lines(vm, junk):
     assert b"sent " in done.stdout
     if not junk.lstrip().startswith(b"["):   # else the whole text is one JSON array
         assert [row["values"] for row in exported(vm, case)] in ([[5, 5]], [[5]])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def count_examples():
+    """With APPTUIT_LIKE_RELIABILITY_DIR set, leave the example counts for RELIABILITY.md."""
+    yield
+    folder = os.environ.get("APPTUIT_LIKE_RELIABILITY_DIR")
+    if folder:
+        with open(os.path.join(folder, "fuzz.json"), "w") as out:
+            json.dump({"examples": EXAMPLES, "client_outcomes": OUTCOMES}, out)
 
 
 def test_the_client_property_saw_both_outcomes():

@@ -5,15 +5,12 @@ registry metric as points (``apptuit_like.collect``), puts any points kept from
 an outage first, sends them in batches through the client's transport, and
 hands each failed batch to the error handler. Nothing raises on that thread.
 """
-import atexit
 import functools
 import logging
 import os
 import socket
-import sys
 import threading
 import time
-import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from pyformance import MetricsRegistry
@@ -24,9 +21,10 @@ from ..client import Apptuit
 from ..encoding import rebatch
 from ..errors import ApptuitSendException, ApptuitValueError
 from ..retry import RetryPolicy
-from ..timeseries import DataPoint, TimeSeriesName  # noqa: F401  (apptuit-py's names here)
-from ..utils import strtobool  # noqa: F401
+from ..timeseries import DataPoint, TimeSeriesName
+from ..utils import strtobool
 from ..transport import Outcome, deliver_batches
+from . import lifecycle
 from .collect import Collector
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
@@ -34,6 +32,11 @@ from .outage_buffer import OutageBuffer
 from .process_metrics import ProcessMetrics
 
 log = logging.getLogger("apptuit_like")
+
+__all__ = ["ApptuitReporter", "default_error_handler", "BATCH_SIZE", "DISABLE_HOST_TAG",
+           "NUMBER_OF_TOTAL_POINTS", "NUMBER_OF_SUCCESSFUL_POINTS", "NUMBER_OF_FAILED_POINTS",
+           "API_CALL_TIMER", "NUMBER_OF_INVALID_POINTS", "NUMBER_OF_BUFFERED_POINTS",
+           "NUMBER_OF_DROPPED_POINTS", "DataPoint", "TimeSeriesName", "strtobool"]
 
 NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
 NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"
@@ -148,7 +151,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._last_stamp = 0.0   # of the last report sent by the loop, across restarts
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
-            _track(self, _grouped)
+            lifecycle.track(self, lifecycle.grouped)
 
     def _reset_state(self) -> None:
         """Locks, buffer and thread: fresh at creation and in a forked child."""
@@ -193,7 +196,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             self._thread = threading.Thread(target=self._loop, daemon=True,
                                             name="apptuit-reporter-%x" % id(self))
             self._thread.start()
-        _track(self, _running)
+        lifecycle.track(self, lifecycle.running)
         return True
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -204,7 +207,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 return
             self._stop_timeout = self.client.timeout if timeout is None else timeout
             self._stop_event.set()
-        _untrack(self)
+        lifecycle.untrack(self)
         if thread is not threading.current_thread():
             thread.join(self._stop_timeout + 1.0)
 
@@ -384,7 +387,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             reset(self.registry)
             self._meta_metrics_registry = _meta_registry()
         elif was_running:
-            _warn_fork_once()
+            lifecycle.warn_fork_once()
         if was_running:
             self.start()
 
@@ -410,66 +413,3 @@ def _reporter_tags(tags: Optional[Dict[str, Any]],
     if not disable_host_tag and merged.get("host") is None:
         merged["host"] = socket.gethostname()
     return merged
-
-
-# Started reporters: flushed at interpreter exit, restarted in forked children.
-# Reporters of a multi-process group: given a new identity in forked children.
-_running: "weakref.WeakSet[ApptuitReporter]" = weakref.WeakSet()
-_grouped: "weakref.WeakSet[ApptuitReporter]" = weakref.WeakSet()
-_hooks_installed = False
-_hooks_lock = threading.Lock()
-
-
-def _track(reporter: ApptuitReporter, into: "weakref.WeakSet[ApptuitReporter]") -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        into.add(reporter)
-        if not _hooks_installed:
-            atexit.register(_stop_all)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_restart_in_child)
-            _hooks_installed = True
-
-
-def _untrack(reporter: ApptuitReporter) -> None:
-    with _hooks_lock:
-        _running.discard(reporter)
-
-
-def _stop_all() -> None:
-    for reporter in list(_running):
-        reporter.stop()
-
-
-def _restart_in_child() -> None:
-    global _hooks_lock
-    _hooks_lock = threading.Lock()   # it may have been held by another parent thread
-    for reporter in set(_running) | set(_grouped):
-        reporter._after_fork_in_child()
-    if _running and "multiprocessing" in sys.modules:
-        _flush_at_multiprocessing_exit()
-
-
-def _flush_at_multiprocessing_exit() -> None:
-    """A multiprocessing child started by fork ends with ``os._exit``: no atexit.
-    Its bootstrap clears inherited finalizers and then runs the after-fork hooks,
-    and runs finalizers before that exit; so a hook registered now adds one."""
-    from multiprocessing import util
-
-    def add_finalizer(_: object) -> None:
-        util.Finalize(None, _stop_all, exitpriority=10)
-    util.register_after_fork(_stop_all, add_finalizer)
-
-
-_fork_warned_in: Optional[int] = None   # the pid that warned, once per process
-
-
-def _warn_fork_once() -> None:
-    global _fork_warned_in
-    if _fork_warned_in != os.getpid():
-        _fork_warned_in = os.getpid()
-        log.warning("ApptuitReporter: running in a forked child (pid %d) without "
-                    "multiprocess_dir: this process and its parent send the same series "
-                    "and overwrite each other's values. Set multiprocess_dir= (or %s) to "
-                    "a directory private to this service to report exact totals.",
-                    os.getpid(), config.MULTIPROCESS_DIR)

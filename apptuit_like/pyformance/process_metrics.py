@@ -18,7 +18,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
-from ..timeseries import TimeSeriesName, encode_metric  # noqa: F401  (apptuit-py's name here)
+from ..timeseries import TimeSeriesName, encode_metric
+
+__all__ = ["ProcessMetrics", "RESOURCE_STRUCT_RUSAGE", "TimeSeriesName"]
 
 Row = Tuple[str, Dict[str, str], Any]
 

@@ -1,0 +1,79 @@
+"""The reporter's part in the process's life: a final report at interpreter exit,
+and in a forked child a fresh start (or, in a multi-process group, a new
+identity), with a flush at exit where multiprocessing would skip ``atexit``.
+
+Reporters are tracked in weak sets, so tracking never keeps one alive.
+"""
+import atexit
+import logging
+import os
+import sys
+import threading
+import weakref
+from typing import Any, Optional
+
+from .. import config
+
+log = logging.getLogger("apptuit_like")
+
+# Started reporters: flushed at interpreter exit, restarted in forked children.
+# Reporters of a multi-process group: given a new identity in forked children.
+running: "weakref.WeakSet[Any]" = weakref.WeakSet()
+grouped: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+
+
+def track(reporter: Any, into: "weakref.WeakSet[Any]") -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        into.add(reporter)
+        if not _hooks_installed:
+            atexit.register(_stop_all)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_restart_in_child)
+            _hooks_installed = True
+
+
+def untrack(reporter: Any) -> None:
+    with _hooks_lock:
+        running.discard(reporter)
+
+
+def _stop_all() -> None:
+    for reporter in list(running):
+        reporter.stop()
+
+
+def _restart_in_child() -> None:
+    global _hooks_lock
+    _hooks_lock = threading.Lock()   # it may have been held by another parent thread
+    for reporter in set(running) | set(grouped):
+        reporter._after_fork_in_child()
+    if running and "multiprocessing" in sys.modules:
+        _flush_at_multiprocessing_exit()
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """A multiprocessing child started by fork ends with ``os._exit``: no atexit.
+    Its bootstrap clears inherited finalizers and then runs the after-fork hooks,
+    and runs finalizers before that exit; so a hook registered now adds one."""
+    from multiprocessing import util
+
+    def add_finalizer(_: object) -> None:
+        util.Finalize(None, _stop_all, exitpriority=10)
+    util.register_after_fork(_stop_all, add_finalizer)
+
+
+_fork_warned_in: Optional[int] = None   # the pid that warned, once per process
+
+
+def warn_fork_once() -> None:
+    global _fork_warned_in
+    if _fork_warned_in != os.getpid():
+        _fork_warned_in = os.getpid()
+        log.warning("ApptuitReporter: running in a forked child (pid %d) without "
+                    "multiprocess_dir: this process and its parent send the same series "
+                    "and overwrite each other's values. Set multiprocess_dir= (or %s) to "
+                    "a directory private to this service to report exact totals.",
+                    os.getpid(), config.MULTIPROCESS_DIR)
