@@ -64,6 +64,7 @@ def test_a_self_signed_server_is_refused_by_default_with_a_clear_tls_error(https
     assert status is None and failed > 0 and "TLS error" in errors[0]["error"]
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_false_is_an_explicit_opt_in_that_warns_once(https, caplog):
     endpoint, _ = https
     with caplog.at_level(logging.WARNING, logger="apptuit_like"):

@@ -91,9 +91,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     """Reports a pyformance ``MetricsRegistry`` to Apptuit or an OpenTSDB-style TSDB.
 
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
-    as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP timeout, and the bound
-    on the final report of ``stop()``), ``max_buffered_points`` (points kept
-    through an outage), ``compression``, ``retry_policy``, ``verify``, and for
+    as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP
+    timeout, and the bound on the final report of ``stop()``),
+    ``max_buffered_points`` (points kept through an outage), ``compression``,
+    ``retry_policy``, ``verify``, and for
     services of several processes ``multiprocess_dir`` (default
     ``APPTUIT_MULTIPROCESS_DIR``), ``gauge_mode`` and ``gauge_modes``: reporters
     sharing the directory send one set of series with exact totals.
@@ -148,6 +149,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._group = ProcessGroup(directory) if directory else None
         self._merged = Merger(gauge_mode, gauge_modes)
         self._merged_meta = Merger("sum")
+        # report_now checks the local registry; in a group the collector renders the
+        # merged view, so a checker of its own keeps both caches warm
+        self._checker = self._collector if self._group is None else Collector(
+            self.prefix, self.tags, self.client.sanitize)
         self._last_stamp = 0.0   # of the last report sent by the loop, across restarts
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
@@ -262,9 +267,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         does; the background loop skips and counts such metrics instead.
         """
         registry = registry or self.registry
-        checker = self._collector if self._group is None else Collector(
-            self.prefix, self.tags, self.client.sanitize)   # keeps the merged view's cache
-        checker.check(registry)
+        self._checker.check(registry)
         success, failed, errors, status = self._report(registry, timestamp, now=True)
         if failed:
             raise ApptuitSendException("Failed to send %d out of %d points"

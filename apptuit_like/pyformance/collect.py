@@ -367,7 +367,9 @@ def _render(names: Sequence[Optional[str]], tags: Sequence[Optional[str]],
     if heads_ok and _PLAIN.issuperset(map(type, values)):
         total = sum(values)
         if total - total == 0:   # every value finite: render them all at C speed
-            out.extend(map("".join, zip(names, tags, map(repr, values), repeat(tail))))  # type: ignore[arg-type]  # heads_ok: no None
+            # heads_ok: no None among the heads
+            out.extend(map("".join, zip(names, tags, map(repr, values),  # type: ignore[arg-type]
+                                        repeat(tail))))
             return 0
     invalid = 0
     append = out.append
