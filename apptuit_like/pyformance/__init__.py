@@ -1,4 +1,5 @@
-"""The pyformance reporter and the process-metrics collector."""
+"""The reporter wing: ApptuitReporter, its collector, outage buffer, process metrics,
+life-cycle hooks and multi-process mode. It depends on the core, never the other way."""
 from .apptuit_reporter import ApptuitReporter, default_error_handler
 from .process_metrics import ProcessMetrics
 
