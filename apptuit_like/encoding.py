@@ -154,9 +154,9 @@ def rebatch(chunks: Iterable[List[str]], batch_size: int,
             chars += sum(map(len, chunk))
         while len(batch) >= batch_size or (max_bytes is not None
                                            and chars + len(batch) + 1 > max_bytes):
+            # characters bound the bytes from below: over the cap by them, the cut
+            # always leaves points for the next batch
             cut = _fitting(batch, batch_size, max_bytes)
-            if cut == len(batch) and len(batch) < batch_size:
-                break   # UTF-8 aside, the whole batch fits after all: wait for more
             head, batch = batch[:cut], batch[cut:]
             if max_bytes is not None:
                 chars -= sum(map(len, head))

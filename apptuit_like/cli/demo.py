@@ -24,7 +24,7 @@ from ..pyformance import ApptuitReporter
 from ..query import Output
 from ..testing import LocalVictoriaMetrics, VictoriaMetricsMissing
 from ..timeseries import TimeSeries, encode_metric
-from .tables import selector, text_table
+from .tables import labels, selector, text_table
 
 CITIES = {"BLR": 5, "DEL": 4, "HYD": 2, "PNQ": 1}   # city: relative order volume
 SERVICE = "order-service-demo"
@@ -195,7 +195,7 @@ def summary_table(output: Output) -> str:
         own = {k: v for k, v in (series.tags or {}).items() if k not in common}
         rows.append([selector(TimeSeries(series.metric, own)),
                      series.values[-1] if series.values else "", len(series)])
-    shared = ", ".join('%s="%s"' % item for item in sorted(common.items()))
+    shared = labels(common)
     return "tags on every series: %s\n\n%s" % (
         shared or "none", text_table(["series", "last value", "samples"], rows))
 

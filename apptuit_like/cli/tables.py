@@ -49,10 +49,18 @@ def selector(series: Any) -> str:
     >>> selector(TimeSeries("room_temp", {"room": "kitchen", "floor": "1"}))
     'room_temp{floor="1", room="kitchen"}'
     """
-    tags = series.tags or {}
-    inner = ", ".join('%s="%s"' % (key, str(tags[key]).replace("\\", "\\\\")
-                                   .replace('"', '\\"')) for key in sorted(tags))
+    inner = labels(series.tags or {})
     return "%s{%s}" % (series.metric, inner) if inner else series.metric
+
+
+def labels(tags: Any) -> str:
+    """Tags as PromQL label matchers, sorted, values quoted and escaped.
+
+    >>> labels({"room": 'the "big" one', "floor": "1"})
+    'floor="1", room="the \\\\"big\\\\" one"'
+    """
+    return ", ".join('%s="%s"' % (key, str(tags[key]).replace("\\", "\\\\")
+                                  .replace('"', '\\"')) for key in sorted(tags))
 
 
 def plural(count: int, noun: str, nouns: str = "") -> str:

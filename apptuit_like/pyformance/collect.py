@@ -118,6 +118,15 @@ def _read_timer(timer: Timer) -> Tuple:
             p50, p75, p95, p99, p999)
 
 
+def warn_failed_read(warned: set, key: str, err: Exception) -> None:
+    """A metric (most often a gauge's callback) raised when read: warn once per
+    key in ``warned``, naming it; its values are skipped and counted as invalid."""
+    if key not in warned:
+        warned.add(key)
+        log.warning("reading metric %r failed, its value is skipped (warned once): "
+                    "%s: %s", key, type(err).__name__, err)
+
+
 def _read_gauge(gauge: Gauge) -> Tuple:
     return (gauge.get_value(),)   # a user callback may raise: _read catches it
 
@@ -304,12 +313,7 @@ class Collector:
         return names, tags_text
 
     def _read_failed(self, key: str, err: Exception) -> None:
-        """A metric (most often a gauge's callback) raised when read: warn once
-        per key, naming it; its values are skipped and counted as invalid."""
-        if key not in self._failing:
-            self._failing.add(key)
-            log.warning("reading metric %r failed, its value is skipped (warned once): "
-                        "%s: %s", key, type(err).__name__, err)
+        warn_failed_read(self._failing, key, err)
 
     def check(self, registry: Any) -> None:
         """Raise ApptuitValueError naming the first metric of ``registry`` that

@@ -24,7 +24,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 from pyformance.meters import Counter
 
 from ..timeseries import decode_metric, encode_metric
-from .collect import SKIP, FieldValues, mean_rate, quantiles, sorted_sample
+from .collect import (SKIP, FieldValues, mean_rate, quantiles, sorted_sample,
+                      warn_failed_read)
 
 log = logging.getLogger("apptuit_like")
 
@@ -47,7 +48,7 @@ def _rates(meter: Any) -> List[float]:
 def _moments(hist: Any) -> List[float]:
     count = hist.counter
     if not count:
-        return [0, 0.0, math.inf, -math.inf, 0.0]
+        return list(_EMPTY)
     return [count, hist.sum, hist.min, hist.max, hist.var[1]]
 
 
@@ -55,10 +56,7 @@ def _gauge_value(key: str, gauge: Any) -> Optional[float]:
     try:
         value = gauge.get_value()
     except Exception as err:   # a user callback: anything may come out of it
-        if key not in _FAILING_GAUGES:
-            _FAILING_GAUGES.add(key)
-            log.warning("reading gauge %r failed, its value is skipped (warned once): "
-                        "%s: %s", key, type(err).__name__, err)
+        warn_failed_read(_FAILING_GAUGES, key, err)
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -202,55 +200,39 @@ class Merger:
     @staticmethod
     def _merge_counters(live: Sequence[Tuple[str, float, Dict[str, Any]]],
                         archive: Dict[str, Dict[str, Any]]) -> Dict[str, float]:
-        counts = [state["counter"] for _, _, state in live if state["counter"]]
-        kept = archive.get("counter", {})
-        keys = list(counts[0]) if counts else []
-        if counts and all(list(other) == keys for other in counts[1:]):
-            # the workers of one service hold the same keys in the same order
-            totals = dict(zip(keys, map(sum, zip(*[c.values() for c in counts]))))
-        else:
-            totals = {}
-            for one in counts:
-                for key, count in one.items():
-                    totals[key] = totals.get(key, 0) + count
-        for key, count in kept.items():
+        keys, rows = _by_key([state["counter"] for _, _, state in live])
+        totals: Dict[str, float] = dict(zip(keys, map(sum, rows)))
+        for key, count in archive.get("counter", {}).items():
             totals[key] = totals.get(key, 0) + count
         return totals
 
     @staticmethod
     def _merge_meters(live: Sequence[Tuple[str, float, Dict[str, Any]]],
                       archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
-        totals: Dict[str, List[float]] = {key: [count, 0.0, 0.0, 0.0, 0.0]
-                                          for key, count in archive.get("meter", {}).items()}
-        for _, _, state in live:
-            for key, values in state["meter"].items():
-                sums = totals.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
-                for i in range(5):
-                    sums[i] += values[i]
-        return {key: tuple(sums) for key, sums in totals.items()}
+        keys, rows = _by_key([state["meter"] for _, _, state in live])
+        totals = {key: tuple(map(sum, zip(*values))) for key, values in zip(keys, rows)}
+        for key, count in archive.get("meter", {}).items():   # counts only: rates left
+            count_now, *rates = totals.get(key, (0, 0.0, 0.0, 0.0, 0.0))
+            totals[key] = (count_now + count, *rates)
+        return totals
 
     @staticmethod
     def _merge_dists(kind: str, live: Sequence[Tuple[str, float, Dict[str, Any]]],
                      archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
         kept = archive.get(kind, {})
         out = {}
-        for key, values in _by_key([state[kind] for _, _, state in live]):
+        keys, rows = _by_key([state[kind] for _, _, state in live])
+        for key, values in zip(keys, rows):
             parts = [value[:5] for value in values]
             if key in kept:
                 parts.append(kept[key])
             merged = array("d")
             merged.frombytes(b"".join([_raw(value[5]) for value in values]))
-            avg, total, n, high, low, std, *qs = _summary(combine(parts), sorted(merged))
-            if kind == "histogram":
-                out[key] = (avg, n, high, low, std) + tuple(qs[1:])
-            else:
-                rates = tuple(map(sum, zip(*[value[6:10] for value in values])))
-                out[key] = (avg, total, n, high, low, std) + rates + tuple(qs)
+            rates = tuple(map(sum, zip(*[value[6:10] for value in values])))
+            out[key] = _fields(kind, _summary(combine(parts), sorted(merged)), rates)
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
-                avg, total, n, high, low, std, *qs = _summary(combine([moments]), [])
-                out[key] = ((avg, n, high, low, std) + tuple(qs[1:]) if kind == "histogram"
-                            else (avg, total, n, high, low, std, 0.0, 0.0, 0.0, 0.0) + tuple(qs))
+                out[key] = _fields(kind, _summary(combine([moments]), []), (0.0,) * 4)
         return out
 
     def _merge_gauges(self, live: Sequence[Tuple[str, float, Dict[str, Any]]]
@@ -280,18 +262,29 @@ class Merger:
         return out
 
 
-def _by_key(sections: List[Dict[str, Any]]) -> Iterable[Tuple[str, List[Any]]]:
-    """(key, each process's value) over the non-empty sections of one kind."""
+def _by_key(sections: List[Dict[str, Any]]
+            ) -> Tuple[List[str], Iterable[Sequence[Any]]]:
+    """The keys of the non-empty sections of one kind and, for each key in that
+    order, every process's value of it."""
     sections = [section for section in sections if section]
     keys = list(sections[0]) if sections else []
     if all(list(other) == keys for other in sections[1:]):
-        # the workers of one service hold the same keys in the same order
-        return zip(keys, map(list, zip(*[section.values() for section in sections])))
+        # the workers of one service hold the same keys in the same order: C speed
+        return keys, zip(*[section.values() for section in sections])
     grouped: Dict[str, List[Any]] = {}
     for section in sections:
         for key, value in section.items():
             grouped.setdefault(key, []).append(value)
-    return grouped.items()
+    return list(grouped), grouped.values()
+
+
+def _fields(kind: str, summary: Tuple[Any, ...], rates: Tuple[float, ...]
+            ) -> Tuple[Any, ...]:
+    """A histogram's or a timer's field values, in the collector's FIELDS order."""
+    avg, total, n, high, low, std, *qs = summary
+    if kind == "histogram":
+        return (avg, n, high, low, std) + tuple(qs[1:])
+    return (avg, total, n, high, low, std) + rates + tuple(qs)
 
 
 def _raw(packed: Any) -> bytes:

@@ -260,16 +260,10 @@ class ProcessGroup:
         self.member = None
 
     def forget_after_fork(self) -> None:
-        """In a forked child: drop the parent's identity without touching its locks
-        (flock locks are shared with the parent through the inherited files)."""
-        for fd in (self._leader_fd, self._member_fd):
-            if fd is not None:
-                try:
-                    os.close(fd)   # closing a duplicate never releases the parent's lock
-                except OSError:
-                    pass
-        self._leader_fd = self._member_fd = None
-        self.member = None
+        """In a forked child: drop the parent's identity. Leaving is safe: flock
+        locks belong to the open files, which the parent still holds, so closing
+        the child's duplicates never releases them."""
+        self.leave()
 
 
 def encode(header: Dict[str, Any], state: Dict[str, Any]) -> str:
