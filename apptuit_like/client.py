@@ -32,7 +32,10 @@ class Apptuit:
     ``query_endpoint`` (PromQL; default ``APPTUIT_QUERY_ENDPOINT`` or the API
     endpoint), ``retry_policy`` (a :class:`RetryPolicy`: backoff settings) and
     ``verify`` (TLS verification, on by default; a CA bundle path, or False
-    to turn it off, which logs a warning).
+    to turn it off, which logs a warning) and ``timestamp_precision`` ("ms" or
+    "s"; default ``APPTUIT_TIMESTAMP_PRECISION``, else "s" for hosted Apptuit and
+    "ms" elsewhere): whether fractional seconds and millisecond timestamps go out
+    as milliseconds or are cut to whole seconds.
     """
 
     def __init__(self, token: Optional[str] = None, api_endpoint: Optional[str] = None,
@@ -43,9 +46,12 @@ class Apptuit:
                  max_request_bytes: Optional[int] = config.DEFAULT_MAX_REQUEST_BYTES,
                  query_endpoint: Optional[str] = None,
                  retry_policy: Optional[RetryPolicy] = None,
-                 verify: Union[bool, str] = True) -> None:
+                 verify: Union[bool, str] = True,
+                 timestamp_precision: Optional[str] = None) -> None:
         self.disabled = config.env_flag(config.DISABLED)
         self.endpoint = config.read_endpoint(api_endpoint)
+        self.timestamp_precision = config.read_precision(timestamp_precision, self.endpoint)
+        self._millis = self.timestamp_precision == "ms"
         self.query_endpoint = config.read_endpoint(
             query_endpoint, config.QUERY_ENDPOINT, default=self.endpoint)
         token = config.read_token(token)
@@ -119,7 +125,8 @@ class Apptuit:
             head = heads.get(key)
             if head is None:
                 head = heads[key] = self.series_head(point.metric, point.tags)
-            points.append(render_point(head[0], head[1], point.timestamp, point.value))
+            points.append(render_point(head[0], head[1], point.timestamp, point.value,
+                                       self._millis))
         self._ship(points, timeout, retry_count)
 
     def send_timeseries(self, timeseries_list: Iterable[TimeSeries],
@@ -137,7 +144,7 @@ class Apptuit:
             head, describe = self.series_head(series.metric, series.tags)
             stamps, values = series.timestamps, series.values
             jobs.append((head, stamps, values) if is_plain(stamps, values)
-                        else render_checked(head, describe, stamps, values))
+                        else render_checked(head, describe, stamps, values, self._millis))
         # plain series render batch by batch while the previous batch is sent
         outcomes = deliver_batches(self.transport,
                                    render_batches(jobs, self.batch_size, self.max_request_bytes),

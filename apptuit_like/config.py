@@ -9,6 +9,7 @@
 ``APPTUIT_DISABLED``       a true value turns every send into a no-op
 ``APPTUIT_DISABLE_HOST_TAG`` a true value stops the reporter adding ``host``
 ``APPTUIT_MULTIPROCESS_DIR`` the directory of a multi-process reporter group
+``APPTUIT_TIMESTAMP_PRECISION`` ``ms`` or ``s``: the reporter's stamps (default: by endpoint)
 =========================  =====================================================
 """
 import os
@@ -38,6 +39,8 @@ TIMEOUT = "APPTUIT_TIMEOUT"
 DISABLED = "APPTUIT_DISABLED"
 DISABLE_HOST_TAG = "APPTUIT_DISABLE_HOST_TAG"
 MULTIPROCESS_DIR = "APPTUIT_MULTIPROCESS_DIR"
+TIMESTAMP_PRECISION = "APPTUIT_TIMESTAMP_PRECISION"
+PRECISIONS = ("ms", "s")
 
 # apptuit-py's names for the same variables, exported from the top level.
 APPTUIT_PY_TOKEN = TOKEN
@@ -97,6 +100,25 @@ def read_endpoint(endpoint: Optional[str], variable: str = ENDPOINT,
 def is_hosted(endpoint: str) -> bool:
     """True for the hosted Apptuit service, which always needs a token."""
     return (urlsplit(endpoint).hostname or "") in HOSTED_HOSTS
+
+
+def read_precision(precision: Optional[str], endpoint: str) -> str:
+    """The precision argument, else ``APPTUIT_TIMESTAMP_PRECISION``, else ``"s"``
+    for hosted Apptuit (whose documentation names Unix seconds only; apptuit-py
+    sent whole seconds) and ``"ms"`` for any other endpoint (OpenTSDB 2.x and
+    VictoriaMetrics read 13-digit stamps as milliseconds).
+
+    >>> read_precision(None, "https://api.apptuit.ai"), read_precision(None, "http://vm:4242")
+    ('s', 'ms')
+    """
+    value = precision or os.environ.get(TIMESTAMP_PRECISION, "").strip().lower() or None
+    if value is None:
+        return "s" if is_hosted(endpoint) else "ms"
+    if value not in PRECISIONS:
+        source = "timestamp_precision" if precision else TIMESTAMP_PRECISION
+        raise ApptuitValueError("Invalid %s %r: use 'ms' (milliseconds) or 's' (whole "
+                                "seconds)" % (source, value))
+    return value
 
 
 def read_timeout(timeout: Optional[float]) -> float:

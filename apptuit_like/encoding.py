@@ -20,7 +20,8 @@ from .errors import ApptuitValueError
 
 COMPRESSIONS = ("gzip", "deflate", None)
 _SLICE = 2048   # points per compressed slice
-MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds or worse
+MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds (or worse)
+MAX_MILLIS = 1e13    # the same instant in milliseconds
 _INT = {int}
 _NUMBERS = {int, float}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
@@ -63,22 +64,36 @@ def format_value(value: Any) -> Optional[str]:
     return None
 
 
-def format_timestamp(timestamp: Any) -> Optional[str]:
-    """Whole Unix seconds as text, or None when it is not a plausible Unix time."""
+def format_timestamp(timestamp: Any, millis: bool = False) -> Optional[str]:
+    """A Unix time (seconds, or milliseconds from 1e10 on) as the text sent, or
+    None when it is neither. With ``millis`` (a backend that takes 13-digit
+    stamps) fractional seconds and milliseconds go out as milliseconds; without,
+    both are cut to whole seconds. Whole seconds go out as they are.
+
+    >>> format_timestamp(1700000000), format_timestamp(1700000000.25, millis=True)
+    ('1700000000', '1700000000250')
+    >>> format_timestamp(1700000000250), format_timestamp(1700000000.25), format_timestamp(-1)
+    ('1700000000', '1700000000', None)
+    """
     if not isinstance(timestamp, numbers.Real) or isinstance(timestamp, bool):
         return None
-    seconds: Any = timestamp   # any Real, numpy's included
-    if not 0 <= seconds < MAX_SECONDS:   # also False for NaN
+    stamp: Any = timestamp   # any Real, numpy's included
+    if not 0 <= stamp < MAX_MILLIS:   # also False for NaN
         return None
-    return str(int(seconds))
+    if stamp >= MAX_SECONDS:
+        return str(int(stamp) if millis else int(stamp) // 1000)
+    if millis and stamp != int(stamp):
+        return str(int(round(float(stamp) * 1000)))
+    return str(int(stamp))
 
 
-def check_point(describe: str, timestamp: Any, value: Any) -> Tuple[str, str]:
+def check_point(describe: str, timestamp: Any, value: Any,
+                millis: bool = False) -> Tuple[str, str]:
     """Formatted (timestamp, value) of a point, or a ValueError naming the series."""
-    ts_text = format_timestamp(timestamp)
+    ts_text = format_timestamp(timestamp, millis)
     if ts_text is None:
         raise ApptuitValueError("Invalid timestamp %r for %s: expected Unix time in "
-                                "seconds" % (timestamp, describe))
+                                "seconds or milliseconds" % (timestamp, describe))
     value_text = format_value(value)
     if value_text is None:
         raise ApptuitValueError("Invalid value %r for %s: expected a finite number"
@@ -109,20 +124,21 @@ def render_plain(head: str, timestamps: Sequence[Any], values: Sequence[Any]) ->
                                  map(str, timestamps), repeat("}"))))
 
 
-def render_point(head: str, describe: str, timestamp: Any, value: Any) -> str:
+def render_point(head: str, describe: str, timestamp: Any, value: Any,
+                 millis: bool = False) -> str:
     """One point of a series, checked; a bad one raises ValueError naming the series.
 
     >>> render_point(name_part("m") + tags_part(tags_json({"a": "b"})), "m{a=b}", 1, 2)
     '{"metric":"m","tags":{"a":"b"},"value":2,"timestamp":1}'
     """
-    ts_text, value_text = check_point(describe, timestamp, value)
+    ts_text, value_text = check_point(describe, timestamp, value, millis)
     return head + value_text + timestamp_tail(ts_text)
 
 
-def render_checked(head: str, describe: str, timestamps: Sequence[Any], values: Sequence[Any]
-                   ) -> List[str]:
+def render_checked(head: str, describe: str, timestamps: Sequence[Any], values: Sequence[Any],
+                   millis: bool = False) -> List[str]:
     """Points of any series, one by one; a bad point raises ValueError naming it."""
-    return [render_point(head, describe, timestamp, value)
+    return [render_point(head, describe, timestamp, value, millis)
             for timestamp, value in zip(timestamps, values)]
 
 

@@ -26,13 +26,15 @@ class VictoriaMetrics(LocalVictoriaMetrics):
         response.raise_for_status()
         return [json.loads(line) for line in response.text.splitlines() if line]
 
-    def series(self, selector: str) -> Dict[tuple, List[tuple]]:
-        """{(name, sorted label items): [(timestamp_seconds, value), ...]} for a selector."""
+    def series(self, selector: str, millis: bool = False) -> Dict[tuple, List[tuple]]:
+        """{(name, sorted label items): [(timestamp, value), ...]} for a selector,
+        timestamps in whole seconds, or as stored (milliseconds) with ``millis``."""
         out = {}
+        unit = 1 if millis else 1000
         for row in self.export(selector):
             labels = dict(row["metric"])
             name = labels.pop("__name__")
-            points = sorted(zip((t // 1000 for t in row["timestamps"]), row["values"]))
+            points = [(t // unit, v) for t, v in sorted(zip(row["timestamps"], row["values"]))]
             out[(name, tuple(sorted(labels.items())))] = points
         return out
 

@@ -175,7 +175,7 @@ def test_faults_and_a_backend_crash_lose_nothing_within_the_buffer(own_vm, proxy
 
 
 def own_vm_series(vm, uid):
-    """{metric: {tag n (or None): [(timestamp, value), ...]}} of this test's series."""
+    """{metric: {tag n (or None): [(timestamp_ms, value), ...]}} of this test's series."""
     out = {}
     for (name, tags), points in _series(vm, '{test="%s"}' % uid).items():
         out.setdefault(name, {})[dict(tags).get("n")] = points
@@ -193,7 +193,7 @@ def _series(vm, selector):
         name = labels.pop("__name__")
         key = (name, tuple(sorted(labels.items())))
         points = result.setdefault(key, [])
-        points += zip((t // 1000 for t in row["timestamps"]), row["values"])
+        points += zip(row["timestamps"], row["values"])   # ms, as stored
     return {key: sorted(points) for key, points in result.items()}
 
 

@@ -166,7 +166,7 @@ def test_refused_connection_raises_connection_error(refused_endpoint):
 @pytest.mark.parametrize("point, fragment", [
     (DataPoint("cpu", {"host": "a"}, 1700000000, float("nan")), "nan"),
     (DataPoint("cpu", {"host": "a"}, 1700000000, float("inf")), "inf"),
-    (DataPoint("cpu", {"host": "a"}, 1700000000000, 1.0), "1700000000000"),
+    (DataPoint("cpu", {"host": "a"}, 17000000000000000, 1.0), "17000000000000000"),
     (DataPoint("cpu", {"host": "a"}, "1700000000", 1.0), "'1700000000'"),
     (DataPoint("cpu", {}, 1700000000, 1.0), "No tags"),
     (DataPoint("cpu", {"t%d" % i: "v" for i in range(26)}, 1700000000, 1.0), "Too many tags"),

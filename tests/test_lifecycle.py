@@ -112,7 +112,8 @@ def test_restarts_within_one_second_never_reuse_a_timestamp(vm, uid):
         counter.inc()
         reporter.start()
         reporter.stop()   # a final report each time, all within about a second
-    (points,) = vm.series('restarted_count{test="%s"}' % uid).values()
+        assert reporter._last_stamp <= time.time() * 1000   # never ahead of the clock
+    (points,) = vm.series('restarted_count{test="%s"}' % uid, millis=True).values()
     stamps = [stamp for stamp, _ in points]
     assert len(stamps) == 3 and len(set(stamps)) == 3
     assert [value for _, value in points] == [1, 2, 3]

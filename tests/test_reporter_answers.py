@@ -157,7 +157,8 @@ def test_outage_then_recovery_delivers_every_cycle_in_order():
     assert cycles >= 5
     assert values == list(range(1, cycles + 1)), "every cycle once, oldest first"
     assert stamps == sorted(set(stamps)) and len(stamps) == cycles
-    assert all(b - a == 1 for a, b in zip(stamps, stamps[1:-1]))
+    # buffered cycles keep their own time: one interval (in ms) apart, less jitter
+    assert all(b - a >= 500 for a, b in zip(stamps, stamps[1:-1])), stamps
     assert all(call[0] is None for call in handler.calls)
 
 

@@ -12,18 +12,16 @@ the dict once per distinct series.
 ...                             "cpu 1700000000 0.5 host=a"]):
 ...     print(record)
 (1, 'cpu', 'host=a core=0', 1700000000, 0.5, None)
-(2, 'cpu', {'host': 'b'}, 1700000000.123, 2, None)
+(2, 'cpu', {'host': 'b'}, 1700000000123, 2, None)
 line 3: expected 'put <metric> <timestamp> <value> <tag>=<value> ...', got 'cpu 1700000000 0.5 host=a'
 """
 import json
 import re
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
-from ..encoding import MAX_SECONDS
 from ..errors import ApptuitValueError
 
 Record = Tuple[int, str, Union[str, Dict[str, Any]], float, Any, Optional[str]]
-_MAX_MILLIS = 1e13
 _QUOTE = 120
 
 
@@ -148,13 +146,13 @@ def _json_record(number: int, item: Any, source: Optional[str]) -> Union[Record,
 
 
 def _timestamp(raw: Any) -> float:
-    """Unix seconds from seconds or milliseconds, as int when whole."""
+    """Unix seconds or milliseconds (telnet and JSON allow both), as int when whole;
+    the encoder tells them apart."""
     if isinstance(raw, bool):
         raise TypeError("a boolean is not a timestamp")
-    stamp = int(raw) if isinstance(raw, str) and raw.isdigit() else float(raw)
-    if MAX_SECONDS <= stamp < _MAX_MILLIS:   # milliseconds: telnet and JSON allow them
-        stamp = stamp / 1000
-    return stamp
+    if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
+        return int(raw)
+    return float(raw)
 
 
 def _quote(text: str) -> str:

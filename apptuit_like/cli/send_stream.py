@@ -107,7 +107,8 @@ def _render(client: Apptuit, heads: dict, record: tuple):
         if head is None:
             parsed = parse_tags(tags, number, source) if tags.__class__ is str else tags
             head = heads[key] = client.series_head(metric, parsed)
-        return render_point(head[0], head[1], timestamp, value)
+        return render_point(head[0], head[1], timestamp, value,
+                            client.timestamp_precision == "ms")
     except InputError as err:
         return err
     except ApptuitValueError as err:

@@ -25,6 +25,7 @@ from ..timeseries import DataPoint, TimeSeriesName
 from ..utils import strtobool
 from ..transport import Outcome, deliver_batches
 from . import lifecycle
+from .clock import UNITS, next_stamp, on_wire, to_ms
 from .collect import Collector
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
@@ -125,7 +126,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  compression: Optional[str] = "gzip",
                  retry_policy: Optional[RetryPolicy] = None, verify: Union[bool, str] = True,
                  multiprocess_dir: Optional[str] = None, gauge_mode: str = "per_process",
-                 gauge_modes: Optional[Dict[str, str]] = None) -> None:
+                 gauge_modes: Optional[Dict[str, str]] = None,
+                 timestamp_precision: Optional[str] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -133,7 +135,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.client = Apptuit(token, api_endpoint, None, True, sanitize_mode,
                               compression=compression, timeout=timeout,
                               batch_size=batch_size, max_request_bytes=max_request_bytes,
-                              retry_policy=retry_policy, verify=verify)
+                              retry_policy=retry_policy, verify=verify,
+                              timestamp_precision=timestamp_precision)
+        self._unit = UNITS[self.client.timestamp_precision]
         self.retry_policy = self.client.retry_policy.with_total(
             retry if retry is not None else retry_count)
         self.retry_count = self.retry_policy.total
@@ -153,7 +157,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         # merged view, so a checker of its own keeps both caches warm
         self._checker = self._collector if self._group is None else Collector(
             self.prefix, self.tags, self.client.sanitize)
-        self._last_stamp = 0.0   # of the last report sent by the loop, across restarts
+        self._last_stamp = 0   # ms, of the last report stamped here, across restarts
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
             lifecycle.track(self, lifecycle.grouped)
@@ -230,29 +234,23 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 for key, name in counters.items()}
 
     def _loop(self) -> None:
-        # Cycles run at start + k * interval and are stamped with that nominal time,
-        # so they never drift and, for intervals of a second or more, never collide.
+        # Cycles run at start + k * interval (monotonic, so they never drift); each
+        # is stamped with the wall clock when it is sent (clock.next_stamp).
         interval = self.reporting_interval
-        wall_start, start = time.time(), time.monotonic()
-        next_due = start + interval
+        next_due = time.monotonic() + interval
         stop = self._stop_event
         while not stop.wait(max(0.0, next_due - time.monotonic())):
-            self._last_stamp = wall_start + (next_due - start)
-            self._cycle(self._last_stamp, sleep=stop.wait)
+            self._cycle(sleep=stop.wait)
             now = time.monotonic()
             next_due += interval
             if next_due <= now:   # a cycle overran: skip the missed slots, keep the phase
                 next_due += interval * ((now - next_due) // interval + 1)
-        # The final report must not share a timestamp with the previous one, even
-        # that of an earlier run of this reporter.
-        final = self._last_stamp = max(time.time(), int(self._last_stamp) + 1)
         deadline = time.monotonic() + (self._stop_timeout or 0.0)
-        self._cycle(final, deadline=deadline, retry=self.retry_policy.with_total(0),
-                    final=True)
+        self._cycle(deadline=deadline, retry=self.retry_policy.with_total(0), final=True)
 
-    def _cycle(self, timestamp: Optional[float], **send_options: Any) -> None:
+    def _cycle(self, **send_options: Any) -> None:
         try:
-            self._report(self.registry, timestamp, **send_options)
+            self._report(self.registry, None, **send_options)
         except Exception:   # the reporter thread must never die
             log.exception("ApptuitReporter: report cycle failed")
 
@@ -281,19 +279,24 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         with self._report_lock:
             if self.client.disabled:
                 return 0, 0, [], None
-            stamp = int(timestamp or time.time())
+            given = to_ms(timestamp) if timestamp else None   # apptuit-py: `or now`
             send = functools.partial(self._send, deadline=deadline,
                                      retry=retry or self.retry_policy, sleep=sleep)
             if self._group is None:
                 rows = self.process_metrics.collect() if self.process_metrics else []
+                stamp = given or self._next_stamp(deadline)
                 return send(registry, self._meta_metrics_registry, rows, stamp)
             try:
-                return self._report_as_group(registry, stamp, deadline, final or now, send)
+                return self._report_as_group(registry, given, deadline, final or now, send)
             finally:
                 if final:
                     self._group.leave()
 
-    def _report_as_group(self, registry: Any, stamp: int, deadline: Optional[float],
+    def _next_stamp(self, deadline: Optional[float]) -> int:
+        self._last_stamp = next_stamp(self._last_stamp, self._unit, deadline)
+        return self._last_stamp
+
+    def _report_as_group(self, registry: Any, given: Optional[int], deadline: Optional[float],
                          always: bool, send: Callable[..., _Result]) -> _Result:
         """Publish this process's state; the leader, and ``always`` a process at its
         final report or in ``report_now``, then sends the group's merged series."""
@@ -307,7 +310,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             if not lock.acquired:
                 return 0, 0, [], None
             live, archive = group.collect()
-            stamp = group.stamp(archive, stamp)
+            stamp = group.stamp(archive, given, self._unit, deadline)
             user = self._merged.merge([(w, t, s["user"]) for w, t, s in live],
                                       archive.get("user", {}))
             meta = self._merged_meta.merge([(w, t, s["meta"]) for w, t, s in live],
@@ -326,7 +329,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
               sleep: Callable[[float], Any]) -> _Result:
         # points are rendered batch by batch as they are sent: memory stays at
         # about one batch however large the registry
-        batches = rebatch(self._points(registry, meta, rows, stamp), self.client.batch_size,
+        points = self._points(registry, meta, rows, on_wire(stamp, self._unit))
+        batches = rebatch(points, self.client.batch_size,
                           self.client.max_request_bytes)
         outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
                                    retry, deadline, sleep)

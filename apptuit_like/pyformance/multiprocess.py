@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import psutil
 
 from ..errors import ApptuitValueError
+from .clock import next_stamp
 from .merge import KIND_ATTRS, archive_part, check_state
 
 log = logging.getLogger("apptuit_like")
@@ -112,7 +113,7 @@ class ProcessGroup:
                 if archive.get("run") != anchor:
                     self._clear()   # stamps go on rising: the new run's samples come last
                     _write_atomically(self._path(_ARCHIVE), dict(
-                        _new_archive(), run=anchor, last_stamp=archive["last_stamp"]))
+                        _new_archive(), run=anchor, last_stamp_ms=last_stamp(archive)))
             member = "%d-%s" % (os.getpid(), secrets.token_hex(4))
             fd = _open_lock(self._path(member + _LOCK))
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -244,10 +245,13 @@ class ProcessGroup:
             except FileNotFoundError:
                 pass
 
-    def stamp(self, archive: Dict[str, Any], timestamp: int) -> int:
-        """Under ``send.lock``: a timestamp later than every earlier send's."""
-        stamp = max(int(timestamp), int(archive.get("last_stamp", 0)) + 1)
-        archive["last_stamp"] = stamp
+    def stamp(self, archive: Dict[str, Any], given: Optional[int], unit: int,
+              deadline: Optional[float]) -> int:
+        """Under ``send.lock``: this send's stamp in ms, ``given`` or the clock's,
+        later than every earlier send's of the group (see ``clock.next_stamp``)."""
+        last = last_stamp(archive)
+        stamp = given or next_stamp(last, unit, deadline)
+        archive["last_stamp_ms"] = max(last, stamp)
         _write_atomically(self._path(_ARCHIVE), archive)
         return stamp
 
@@ -312,7 +316,14 @@ def decode(text: str) -> Dict[str, Any]:
 
 
 def _new_archive() -> Dict[str, Any]:
-    return {"format": FORMAT, "absorbed": [], "last_stamp": 0}
+    return {"format": FORMAT, "absorbed": [], "last_stamp_ms": 0}
+
+
+def last_stamp(archive: Dict[str, Any]) -> int:
+    """The group's last stamp in ms; older archives kept whole seconds."""
+    if "last_stamp_ms" in archive:
+        return int(archive["last_stamp_ms"])
+    return int(archive.get("last_stamp", 0)) * 1000
 
 
 def run_anchor() -> str:
