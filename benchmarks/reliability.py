@@ -1,7 +1,8 @@
 """``python -m benchmarks.reliability``: regenerate RELIABILITY.md in one run.
 
-Runs the chaos test and the property-based tests (which leave their figures in a
-temporary folder when APPTUIT_LIKE_RELIABILITY_DIR names one), then the soak
+Runs the chaos test, the property-based tests and the time tests of the real
+servers (which leave their figures in a temporary folder when
+APPTUIT_LIKE_RELIABILITY_DIR names one), then the soak
 (``benchmarks/soak.py``), and writes the fault matrix, the fuzz counts and the
 soak's samples to RELIABILITY.md at the top of the repository.
 
@@ -27,12 +28,24 @@ REPORT = os.path.join(ROOT, "RELIABILITY.md")
 def run_tests(folder: str) -> Dict[str, Any]:
     env = dict(os.environ, APPTUIT_LIKE_RELIABILITY_DIR=folder)
     subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_chaos.py",
-                    "tests/test_properties.py"], cwd=ROOT, env=env, check=True)
-    figures = {}
+                    "tests/test_properties.py", "tests/test_multiprocess_servers.py", "-k",
+                    "chaos or properties or keep or ahead"], cwd=ROOT, env=env, check=True)
+    figures: Dict[str, Any] = {}
     for name in ("chaos", "fuzz"):
         with open(os.path.join(folder, name + ".json")) as source:
             figures[name] = json.load(source)
+    with open(os.path.join(folder, "time.jsonl")) as source:
+        figures["time"] = [json.loads(line) for line in source]
     return figures
+
+
+def time_rows(runs: List[Dict[str, Any]]) -> List[str]:
+    rows = ["| service | requests | newest stamp vs the clock, worst reading | newest sample "
+            "exact after | a PromQL query at now exact after |", "|---|---|---|---|---|"]
+    rows += ["| %s | %d | %+.3f s | %.2f s | %.2f s |" % (
+        run["run"], run["requests"], run["max_ahead"], run["exact_after"],
+        run["query_exact_after"]) for run in runs]
+    return rows
 
 
 def fault_rows(chaos: Dict[str, Any]) -> List[str]:
@@ -90,6 +103,15 @@ def render(figures: Dict[str, Any], soaked: Dict[str, Any]) -> str:
         " SIGKILL loses them; the test persists them with a snapshot before the kill, so that"
         " it measures the client. Points that outlive `max_buffered_points` during a long"
         " outage are dropped oldest first and counted in `apptuit_reporter_points_dropped`.",
+        "", "## Time", "",
+        "`tests/test_multiprocess_servers.py`: real servers in multi-process mode, driven by"
+        " concurrent clients while a watcher reads the newest stored stamp twice a second"
+        " (and after the service stopped); then the time from the end of the load until the"
+        " newest sample, and a PromQL instant query at now, show the exact total. Readings"
+        " are taken after each read returns, so a stamp ahead of the clock shows as a"
+        " positive figure. VictoriaMetrics 1.79 answers a query at now from samples about a"
+        " second old.", "",
+        *time_rows(figures["time"]),
         "", "## Hostile input", "",
         "`tests/test_properties.py` (hypothesis, derandomized): %d client examples (%d stored"
         " and read back exactly as sanitized, %d refused with a ValueError naming the metric),"

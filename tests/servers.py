@@ -39,6 +39,26 @@ class VictoriaMetrics(LocalVictoriaMetrics):
         return out
 
 
+    def at_now(self, selector: str) -> Dict[tuple, float]:
+        """{sorted label items: value} of an instant query at "now", as a dashboard
+        or an alert rule sees it: the newest sample not later than the clock."""
+        self.flush()
+        response = requests.get(self.query_url + "/api/v1/query",
+                                params={"query": selector, "time": "%.3f" % time.time()},
+                                timeout=30)
+        response.raise_for_status()
+        return {tuple(sorted(row["metric"].items())): float(row["value"][1])
+                for row in response.json()["data"]["result"]}
+
+    def ahead_of_clock(self, selector: str) -> float:
+        """Seconds by which the newest stored stamp of a selector is later than the
+        wall clock once the read returns (negative: behind it, as it must be; -inf
+        while nothing is stored)."""
+        newest = max((max(row["timestamps"]) for row in self.export(selector)),
+                     default=float("-inf"))
+        return newest / 1000.0 - time.time()
+
+
 class Reply:
     """One scripted answer of the fake server."""
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from apptuit_like import cli
-from servers import Reply
+from servers import Reply, VictoriaMetrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -68,6 +68,21 @@ def test_demo_reports_to_the_configured_backend(capsys, vm, monkeypatch):
     assert status == 0, out + err
     assert "Reporting to %s" % vm.put_endpoint in out and "Started" not in out
     assert "Read back with PromQL at %s" % vm.query_url in out
+    assert re.search(r'^order_count_count\{city="BLR"\}', out, re.M)
+
+
+@pytest.mark.slow
+def test_demo_against_a_default_victoria_metrics_waits_out_its_latency_offset(
+        capsys, monkeypatch, tmp_path):
+    # started as a user would without the README's flag: the newest 30 s are hidden
+    with VictoriaMetrics(str(tmp_path), extra_args=["-search.latencyOffset=30s"]) as vm:
+        monkeypatch.setenv("APPTUIT_API_ENDPOINT", vm.put_endpoint)
+        monkeypatch.setenv("APPTUIT_QUERY_ENDPOINT", vm.query_url)
+        status, out, err = run(capsys, "demo", "--duration", "2", "--interval", "1",
+                               "--no-plot")
+    assert "VictoriaMetrics hides the newest 30 s from queries unless it runs with " \
+           "-search.latencyOffset=0s" in out
+    assert status == 0, out + err
     assert re.search(r'^order_count_count\{city="BLR"\}', out, re.M)
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 from pyformance import MetricsRegistry
+from pyformance.meters import CallbackGauge
 
 from apptuit_like.pyformance import ApptuitReporter
 from apptuit_like.timeseries import encode_metric
@@ -117,3 +118,22 @@ def test_restarts_within_one_second_never_reuse_a_timestamp(vm, uid):
     stamps = [stamp for stamp, _ in points]
     assert len(stamps) == 3 and len(set(stamps)) == 3
     assert [value for _, value in points] == [1, 2, 3]
+
+
+def test_stop_sends_a_final_point_a_query_at_now_returns(vm, uid):
+    registry = MetricsRegistry()
+    sent = threading.Event()
+    registry.add("cycle", CallbackGauge(lambda: sent.set() or 1))
+    reporter = reporter_for(vm, uid, registry, reporting_interval=0.2)
+    reporter.start()
+    assert sent.wait(BOUND)   # a cycle ran: whole seconds put the final one 1 s ahead
+    registry.counter("final").inc(7)
+    reporter.stop()
+    selector = 'final_count{test="%s"}' % uid
+    assert vm.ahead_of_clock(selector) <= 0.005
+    # VictoriaMetrics answers "now" from samples about a second old
+    # (see tests/test_multiprocess_servers.py): poll for that long
+    deadline = time.monotonic() + 1.5
+    while list(vm.at_now(selector).values()) != [7]:
+        assert time.monotonic() < deadline, vm.at_now(selector)
+        time.sleep(0.05)

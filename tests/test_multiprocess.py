@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from pyformance import MetricsRegistry
@@ -140,6 +141,36 @@ def test_fork_pool_workers_flush_at_exit(vm, tmp_path, uid):
     reporter.stop()
     assert len(set(pids)) == 3
     assert latest(vm, "tasks_count", uid) == {(): 302}
+
+
+def count_once(count):
+    POOL_REGISTRY.counter("jobs").inc(count)
+    return os.getpid()
+
+
+def test_a_churning_pool_never_stamps_ahead_of_the_clock(vm, tmp_path, uid):
+    # a worker per task: 30 exits, each a final send of the group (whole-second
+    # stamps pushed the group's clock 30 s ahead)
+    interval = 0.5
+    reporter = ApptuitReporter(registry=POOL_REGISTRY, api_endpoint=vm.put_endpoint,
+                               tags={"test": uid}, multiprocess_dir=str(tmp_path),
+                               reporting_interval=interval, error_handler=None)
+    reporter.start()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2, maxtasksperchild=1) as pool:
+        pids = pool.map(count_once, [10] * 30, chunksize=1)
+        pool.close()
+        pool.join()
+    ended = time.monotonic()
+    assert len(set(pids)) == 30
+    selector = '{test="%s"}' % uid
+    while latest(vm, "jobs_count", uid) != {(): 300}:   # the newest sample, exact
+        assert time.monotonic() < ended + 2 * interval + 0.5, latest(vm, "jobs_count", uid)
+        time.sleep(0.05)
+    assert vm.ahead_of_clock(selector) <= 0.005
+    reporter.stop()
+    assert vm.ahead_of_clock(selector) <= 0.005
+    assert latest(vm, "jobs_count", uid) == {(): 300}
 
 
 def test_one_series_and_per_process_gauges_while_running(vm, tmp_path, uid):

@@ -10,13 +10,15 @@ README's ports 4242 and 8428 replaced by the test server's free ones.
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from servers import Reply
+from apptuit_like.testing import free_port
+from servers import VM_MISSING, Reply
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", re.S | re.M)
@@ -74,6 +76,29 @@ def test_hosted_only_blocks_run_against_the_scripted_apptuit(vm, fake, tmp_path)
         done = run_python(code, env, tmp_path)
         assert done.returncode == 0, "README line %d:\n%s" % (line, done.stderr[-3000:])
         assert "proc.cpu.percent" in done.stdout and "0.5" in done.stdout
+
+
+def test_the_readmes_own_victoria_metrics_command_serves_the_demo(tmp_path):
+    """The block that starts a VictoriaMetrics of one's own, run as written (its
+    ports made free ones), then the demo against it through the two variables."""
+    (block,) = [code for _, code in blocks("sh") if code.startswith("victoria-metrics ")]
+    if not shutil.which("victoria-metrics"):
+        pytest.fail(VM_MISSING, pytrace=False)
+    put, query = free_port(), free_port()
+    script = ("trap 'kill %%1 2>/dev/null; wait' EXIT\n%s\n"
+              "until (exec 3<>/dev/tcp/127.0.0.1/%d) 2>/dev/null; do sleep 0.1; done\n"
+              "apptuit-like demo --duration 3 --interval 1 --no-plot\n" % (
+                  block.replace("127.0.0.1:4242", "127.0.0.1:%d" % put)
+                  .replace("127.0.0.1:8428", "127.0.0.1:%d" % query), put))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPTUIT_")}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    done = subprocess.run(["bash", "-c", script], env=env, cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Reporting to http://127.0.0.1:%d" % put in done.stdout
+    assert re.search(r'^order_count_count\{city="BLR"\}', done.stdout, re.M)
+    assert "hides the newest" not in done.stdout   # visible at once, no 30 s wait
+    assert (tmp_path / "vm-data").is_dir()
 
 
 def cli_lines():

@@ -135,7 +135,8 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
     stats = reporter.stats()
     out.write("\nHandled %d orders; reporter sent %d points, %d failed\n"
               % (service.handled, stats["sent"], stats["failed"]))
-    output, query_endpoint = _read_back(endpoints, vm, run_id, started, interval, out)
+    output, query_endpoint = _read_back(endpoints, vm, run_id, started, interval,
+                                        stats["sent"], out)
     out.write("\nRead back with PromQL at %s: %d series\n%s\n"
               % (query_endpoint, len(output), summary_table(output)))
     if plot and not draw_chart(output, plot, out):
@@ -143,21 +144,43 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
     return 0 if output.series and not stats["failed"] else 1
 
 
+# VictoriaMetrics hides the newest 30 s from queries unless -search.latencyOffset says less
+_LATENCY_OFFSET = 30.0
+
+
 def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], run_id: str,
-               started: float, interval: float, out: IO[str]) -> tuple:
+               started: float, interval: float, sent: int, out: IO[str]) -> tuple:
     """Every series of the run, sampled at the reporting interval up to its final report.
 
-    The final report is stamped up to a second ahead, and TSDBs hide points from
-    the future, so the query waits until a sampling step lies past it.
+    The query waits one step so that a sampling step lies past the final report
+    (and VictoriaMetrics, which answers from samples about a second old, has it).
+    When nothing is visible although points were accepted, it says why and waits
+    out VictoriaMetrics' default latency offset once.
     """
     out.write("Waiting %.0f s for the final report to become queryable...\n" % (interval + 1))
     threading.Event().wait(interval + 1)
-    if vm is not None:
-        vm.flush()
     client = Apptuit(**endpoints)  # type: ignore[arg-type]  # endpoint keywords only
     expr = '{run="%s"}' % run_id
-    result = client.query_promql(expr, start=int(started), end=time.time(), step=interval)
-    return result[expr], client.query_endpoint
+
+    def query() -> Any:
+        if vm is not None:
+            vm.flush()
+        return client.query_promql(expr, start=int(started), end=time.time(),
+                                   step=interval)[expr]
+    output = query()
+    if not output.series and sent:
+        out.write(
+            "No series of this run is visible yet at %s, although the backend accepted %d "
+            "points. VictoriaMetrics hides the newest %g s from queries unless it runs "
+            "with -search.latencyOffset=0s (the README's command sets it); waiting "
+            "%g s for them...\n" % (client.query_endpoint, sent, _LATENCY_OFFSET,
+                                     _LATENCY_OFFSET))
+        threading.Event().wait(_LATENCY_OFFSET)
+        output = query()
+        if not output.series:
+            out.write("Still nothing: check that %s (queries) reads the TSDB that %s "
+                      "(puts) writes to.\n" % (config.QUERY_ENDPOINT, config.ENDPOINT))
+    return output, client.query_endpoint
 
 
 def _show_progress(duration: float, reporter: ApptuitReporter, service: OrderService,
