@@ -2,11 +2,17 @@
 
 Bad input and bad configuration are also ``ValueError``; connection failures and
 timeouts are also the matching ``requests`` exceptions, so code written for
-apptuit-py's ``except requests.exceptions.ConnectionError`` keeps working.
+apptuit-py's ``except requests.exceptions.ConnectionError`` keeps working. A
+failure that a ``requests`` exception caused raises a class derived from both
+ours and that exact ``requests`` class (:func:`with_cause`): a read timeout is
+an ``ApptuitTimeout`` and a ``requests.exceptions.ReadTimeout``.
 """
-from typing import Any, List, Optional
+import functools
+from typing import Any, List, Optional, Type, TypeVar
 
 import requests
+
+E = TypeVar("E", bound="ApptuitException")
 
 
 class ApptuitException(Exception):
@@ -97,3 +103,19 @@ class ApptuitQueryConnectionError(ApptuitQueryError, requests.exceptions.Connect
 
 class ApptuitQueryTimeout(ApptuitQueryError, requests.exceptions.Timeout):
     """The query endpoint did not answer within the timeout, after every retry."""
+
+
+@functools.lru_cache(maxsize=None)
+def with_cause(cls: Type[E], cause: Optional[type]) -> Type[E]:
+    """``cls``, or when a ``requests`` exception class caused the failure, a
+    subclass of both (same name), so ``except requests.exceptions.ReadTimeout``
+    catches what apptuit-py raised as that exception.
+
+    >>> error = with_cause(ApptuitTimeout, requests.exceptions.ReadTimeout)("slow")
+    >>> isinstance(error, ApptuitTimeout), isinstance(error, requests.exceptions.ReadTimeout)
+    (True, True)
+    """
+    if cause is None or issubclass(cls, cause):
+        return cls
+    return type(cls.__name__, (cls, cause), {"__module__": cls.__module__,
+                                              "__qualname__": cls.__qualname__})

@@ -22,7 +22,7 @@ from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tup
                     Union, cast)
 
 from .errors import (ApptuitQueryConnectionError, ApptuitQueryError, ApptuitQueryTimeout,
-                     ApptuitValueError)
+                     ApptuitValueError, with_cause)
 from .timeseries import TimeSeries
 from .transport import Outcome
 
@@ -212,8 +212,9 @@ def answer_body(outcome: Outcome) -> bytes:
     """The body of a successful query outcome; otherwise raise what went wrong."""
     if outcome.ok:
         return outcome.body
-    if outcome.kind in _NETWORK_ERRORS:
-        raise _NETWORK_ERRORS[outcome.kind]("Query failed: " + outcome.message)
+    if outcome.kind in _NETWORK_ERRORS or outcome.cause is not None:
+        cls = with_cause(_NETWORK_ERRORS.get(outcome.kind, ApptuitQueryError), outcome.cause)
+        raise cls("Query failed: " + outcome.message)
     try:
         answer = json.loads(outcome.body) if outcome.body else None
     except ValueError:

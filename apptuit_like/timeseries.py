@@ -128,8 +128,11 @@ def to_number(value: Any, metric: str, tags: Optional[Tags] = None) -> float:
     ...
     apptuit_like.errors.ApptuitValueError: Invalid value 'nan' for cpu{host:a}: expected a finite number
     """
-    if isinstance(value, (numbers.Real, decimal.Decimal)):   # float() takes them all
-        return float(value)
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            return float(value)
+        except ValueError:   # Decimal("sNaN")
+            pass
     if isinstance(value, (str, bytes)):
         try:
             number = float(value)

@@ -11,14 +11,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type,
+                    Union)
 
 import requests
 
 from .version import __version__
 from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
-                     ApptuitTimeout)
+                     ApptuitTimeout, with_cause)
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("apptuit_like")
@@ -27,6 +28,8 @@ RETRYABLE_KINDS = frozenset(["server", "connection", "timeout"])
 _EXCEPTIONS = {"auth": ApptuitAuthError, "connection": ApptuitConnectionError,
                "timeout": ApptuitTimeout}
 _SNIPPET = 300
+# an answer damaged on the way: as transient as a reset connection, so retried
+_CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Outcome:
     retry_after: Optional[float] = None
     elapsed: float = 0.0   # seconds spent on this batch, retries included
     body: bytes = b""      # the answer to a GET
+    cause: Optional[type] = None   # the requests exception class when no answer came
 
     @property
     def ok(self) -> bool:
@@ -59,14 +63,16 @@ class Outcome:
         return self.kind in RETRYABLE_KINDS
 
     def exception(self) -> ApptuitSendException:
-        return _EXCEPTIONS.get(self.kind, ApptuitSendException)(
-            self.message, self.status_code, self.success, self.failed, self.errors)
+        cls: Type[ApptuitSendException] = with_cause(
+            _EXCEPTIONS.get(self.kind, ApptuitSendException), self.cause)
+        return cls(self.message, self.status_code, self.success, self.failed, self.errors)
 
 
 def _failure(kind: str, points: Sequence[str], status_code: Optional[int], message: str,
-             retry_after: Optional[float] = None) -> Outcome:
+             retry_after: Optional[float] = None, cause: Optional[type] = None) -> Outcome:
     return Outcome(kind, points, status_code, 0, len(points),
-                   [{"datapoint": None, "error": message}], message, retry_after)
+                   [{"datapoint": None, "error": message}], message, retry_after,
+                   cause=cause)
 
 
 def _snippet(response: requests.Response) -> str:
@@ -189,7 +195,7 @@ class Transport:
     def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
         response, failure = self._request("POST", self.url, timeout, self.headers, data=body)
         if response is None:
-            return _failure(failure[0], points, None, failure[1])
+            return _failure(failure[0], points, None, failure[1], cause=failure[2])
         with response:
             return outcome_from_response(response, points)
 
@@ -197,7 +203,7 @@ class Transport:
         response, failure = self._request("GET", url, timeout, self._get_headers,
                                           params=params)
         if response is None:
-            return _failure(failure[0], (), None, failure[1])
+            return _failure(failure[0], (), None, failure[1], cause=failure[2])
         with response:
             outcome = outcome_from_response(response, ())
             outcome.body = response.content
@@ -205,20 +211,25 @@ class Transport:
 
     def _request(self, method: str, url: str, timeout: float, headers: Dict[str, str],
                  **kwargs: Any
-                 ) -> Tuple[Optional[requests.Response], Tuple[str, str]]:
-        """(response, None), or (None, (failure kind, message)) when no answer came."""
+                 ) -> Tuple[Optional[requests.Response], Tuple[str, str, Optional[type]]]:
+        """(response, ...), or (None, (failure kind, message, the requests exception's
+        class)) when no answer came."""
         try:
             return self._session.request(method, url, headers=headers, timeout=timeout,
-                                         verify=self.verify, **kwargs), ("", "")
+                                         verify=self.verify, **kwargs), ("", "", None)
         except requests.exceptions.Timeout as err:
             return None, ("timeout", "timed out after %.1fs: %s"
-                          % (timeout, type(err).__name__))
+                          % (timeout, type(err).__name__), type(err))
         except requests.exceptions.SSLError as err:
-            return None, ("tls", "TLS error: %s" % err)
+            return None, ("tls", "TLS error: %s" % err, type(err))
         except requests.exceptions.ConnectionError as err:
-            return None, ("connection", "connection to %s failed: %s" % (url, _reason(err)))
+            return None, ("connection", "connection to %s failed: %s" % (url, _reason(err)),
+                          type(err))
+        except _CUT_SHORT as err:
+            return None, ("connection", "the answer from %s was cut short: %s"
+                          % (url, _reason(err)), type(err))
         except requests.exceptions.RequestException as err:
-            return None, ("rejected", "request failed: %s" % err)
+            return None, ("rejected", "request failed: %s" % err, type(err))
 
 
 def _bounded(timeout: float, deadline: Optional[float]) -> float:

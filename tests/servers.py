@@ -24,7 +24,7 @@ class VictoriaMetrics(LocalVictoriaMetrics):
                                 params={"match[]": selector, "end": int(time.time()) + 60},
                                 timeout=30)
         response.raise_for_status()
-        return [json.loads(line) for line in response.text.splitlines() if line]
+        return [json.loads(line) for line in response.text.split("\n") if line]
 
     def series(self, selector: str, millis: bool = False) -> Dict[tuple, List[tuple]]:
         """{(name, sorted label items): [(timestamp, value), ...]} for a selector,

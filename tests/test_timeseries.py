@@ -3,7 +3,7 @@ import math
 import pytest
 from apptuit import timeseries as reference
 
-from apptuit_like import DataPoint, TimeSeries, TimeSeriesName
+from apptuit_like import ApptuitValueError, DataPoint, TimeSeries, TimeSeriesName
 from apptuit_like.timeseries import decode_metric, encode_metric
 
 
@@ -72,3 +72,10 @@ def test_datapoint_keeps_float_value_and_refuses_what_is_not_a_number():
     for bad in ("abc", "nan", "-inf", "", None, object()):
         with pytest.raises(ValueError, match="cpu"):
             DataPoint("cpu", {"host": "a"}, 1700000000, bad)
+
+
+def test_a_signaling_nan_decimal_is_refused_naming_the_metric():
+    # found by tests/test_properties.py: float() raised a bare ValueError
+    import decimal
+    with pytest.raises(ApptuitValueError, match=r"cpu\{host:a\}"):
+        DataPoint("cpu", {"host": "a"}, 1700000000, decimal.Decimal("sNaN"))
