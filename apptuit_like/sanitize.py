@@ -26,8 +26,10 @@ def _memoized(transform: Sanitizer) -> Sanitizer:
             return cache[name]
         except (KeyError, TypeError):
             pass
-        if not isinstance(name, str) or not name:
-            raise ApptuitValueError("Invalid name %r: expected a non-empty string" % (name,))
+        if not isinstance(name, str):
+            raise ApptuitValueError("Invalid name %r: expected a string" % (name,))
+        if not name:   # as apptuit-py; names and keys are refused empty where points are made
+            return name
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         result = cache[name] = transform(name)

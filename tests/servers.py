@@ -1,6 +1,8 @@
 """Real servers for the tests: VictoriaMetrics and a small scripted Apptuit stand-in."""
 import gzip
 import json
+import re
+import socket
 import threading
 import time
 import zlib
@@ -149,3 +151,69 @@ class FakeApptuit:
                 pass
 
         return Handler
+
+
+class CutShortServer:
+    """Answers every request with a chunked body that ends mid-chunk, as a proxy or
+    server dying half-way through its answer does; counts the requests."""
+
+    ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n10\r\n{\"outp")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return "http://127.0.0.1:%d" % self._socket.getsockname()[1]
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return   # closed by stop()
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                while match and len(body) < int(match.group(1)):
+                    body += conn.recv(65536)
+                self.requests += 1
+                conn.sendall(self.ANSWER)
+
+    def stop(self) -> None:
+        self._socket.close()
+
+
+class UnansweredPort:
+    """A listening port whose accept queue is full, so a new connection is never
+    accepted: the client's connect times out (requests' ConnectTimeout)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(0)
+        self._fillers = []
+        for _ in range(4):   # the queue holds backlog + 1; later SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(self._socket.getsockname())
+            self._fillers.append(filler)
+
+    @property
+    def endpoint(self) -> str:
+        return "http://127.0.0.1:%d" % self._socket.getsockname()[1]
+
+    def stop(self) -> None:
+        for sock in self._fillers + [self._socket]:
+            sock.close()

@@ -41,8 +41,9 @@ def test_apptuit_rules_keep_unicode_letters_and_separators():
     assert sanitize_name_apptuit("a__b") == "a_b"
 
 
-def test_sanitizers_reject_empty_and_non_strings():
-    for bad in ("", None, 5):
+def test_sanitizers_keep_empty_names_as_apptuit_does_and_reject_non_strings():
+    assert sanitize_name_prometheus("") == sanitize_name_apptuit("") == ""
+    for bad in (None, 5):
         with pytest.raises(ValueError):
             sanitize_name_prometheus(bad)
 

@@ -158,6 +158,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._checker = self._collector if self._group is None else Collector(
             self.prefix, self.tags, self.client.sanitize)
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
+        self._own_points = 0   # meta points of the report being sent
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
             lifecycle.track(self, lifecycle.grouped)
@@ -223,8 +224,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     def stats(self) -> Dict[str, int]:
         """Points counted by the meta metrics so far, e.g. for a health check.
 
-        ``sent`` and ``failed`` count send attempts (a point that failed, was
-        buffered and then went out counts in both), ``invalid`` the values
+        ``sent`` and ``failed`` count send attempts of the application's points,
+        not the reports' own meta points (a point that failed, was buffered and
+        then went out counts in both), ``invalid`` the values
         skipped, ``buffered`` and ``dropped`` the outage buffer's traffic.
         """
         counters = {"sent": NUMBER_OF_SUCCESSFUL_POINTS, "failed": NUMBER_OF_FAILED_POINTS,
@@ -340,6 +342,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 timestamp: int) -> Iterator[List[str]]:
         """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
         meta, _ = self._meta_collector.collect(meta_registry, timestamp)
+        self._own_points = len(meta)
         yield self._buffer.drain()
         invalid = yield from self._collector.chunks(registry, timestamp)
         if rows:
@@ -367,9 +370,11 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 self._count(NUMBER_OF_DROPPED_POINTS, self._buffer.add(outcome.points))
                 self._count(NUMBER_OF_BUFFERED_POINTS, len(outcome.points))
             self._call_error_handler(outcome)
-        self._count(NUMBER_OF_TOTAL_POINTS, success + failed)
-        self._count(NUMBER_OF_SUCCESSFUL_POINTS, success)
-        self._count(NUMBER_OF_FAILED_POINTS, failed)
+        # as apptuit-py: the counts leave out the report's own meta points
+        own_ok, own_failed = _last_points(outcomes, self._own_points)
+        self._count(NUMBER_OF_TOTAL_POINTS, success + failed - own_ok - own_failed)
+        self._count(NUMBER_OF_SUCCESSFUL_POINTS, success - own_ok)
+        self._count(NUMBER_OF_FAILED_POINTS, failed - own_failed)
         return success, failed, errors, status
 
     def _call_error_handler(self, outcome: Outcome) -> None:
@@ -399,6 +404,21 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             self.start()
 
 
+def _last_points(outcomes: List[Outcome], count: int) -> Tuple[int, int]:
+    """(delivered, failed) among the last ``count`` points of a report (its meta
+    points), whose outcomes are in sending order. Of a batch refused in part, the
+    failures are put to the application's points first: ours are well-formed."""
+    ok = failed = 0
+    for outcome in reversed(outcomes):
+        if count <= 0:
+            break
+        size = outcome.success + outcome.failed
+        take = min(count, size)
+        lost = max(0, outcome.failed - (size - take))
+        ok, failed, count = ok + take - lost, failed + lost, count - take
+    return ok, failed
+
+
 def _meta_registry() -> MetricsRegistry:
     """The reporter's own metrics, every one registered, so that each is sent from
     the first report on and dashboards and alerts never wait for an outage."""
@@ -411,12 +431,13 @@ def _meta_registry() -> MetricsRegistry:
 
 
 def _reporter_tags(tags: Optional[Dict[str, Any]],
-                   disable_host_tag: Optional[bool]) -> Dict[str, str]:
-    """APPTUIT_TAGS, overridden by the reporter's tags, plus ``host`` unless disabled."""
+                   disable_host_tag: Optional[bool]) -> Optional[Dict[str, str]]:
+    """APPTUIT_TAGS, overridden by the reporter's tags, plus ``host`` unless disabled;
+    None when that leaves none, as apptuit-py has it."""
     merged: Dict[str, Any] = config.environ_tags()
     merged.update(tags or {})
     if disable_host_tag is None:
         disable_host_tag = config.env_flag(config.DISABLE_HOST_TAG)
     if not disable_host_tag and merged.get("host") is None:
         merged["host"] = socket.gethostname()
-    return merged
+    return merged or None

@@ -198,9 +198,10 @@ class Collector:
     metric name part, shared by all series of a metric, and one tags part per key.
     """
 
-    def __init__(self, prefix: str, tags: Dict[str, str], sanitize: Sanitizer) -> None:
+    def __init__(self, prefix: str, tags: Optional[Dict[str, str]],
+                 sanitize: Sanitizer) -> None:
         self.prefix = prefix
-        self.tags = tags
+        self.tags = tags or {}
         self.sanitize = sanitize
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
