@@ -184,3 +184,70 @@ def test_non_dict_tags_are_refused_at_once_unlike_apptuit():
     apptuit.DataPoint("m", "error", NOW, 1.0)   # accepted; its send() fails later
     with pytest.raises(apptuit_like.ApptuitValueError, match="tags of 'm' must be a dict"):
         apptuit_like.DataPoint("m", "error", NOW, 1.0)
+
+
+@pytest.mark.parametrize("name, encoding", [("apptuit", "deflate"), ("apptuit_like", "gzip")])
+def test_bodies_are_gzip_here_and_deflate_there(name, encoding, fake):
+    package(name).Apptuit(token="t", api_endpoint=fake.endpoint).send(
+        [package(name).DataPoint("m", {"a": "b"}, NOW, 1.0)])
+    assert fake.requests[-1]["headers"]["Content-Encoding"] == encoding
+
+
+def test_no_token_is_needed_for_a_tsdb_of_ones_own(fake):
+    import apptuit
+    import apptuit_like
+    with pytest.raises(ValueError, match="token"):
+        apptuit.Apptuit(api_endpoint=fake.endpoint)
+    apptuit_like.Apptuit(api_endpoint=fake.endpoint).send(
+        [apptuit_like.DataPoint("m", {"a": "b"}, NOW, 1.0)])
+    assert "Authorization" not in fake.requests[-1]["headers"]
+
+
+def test_nan_as_text_is_refused_here_and_taken_there():
+    import apptuit
+    import apptuit_like
+    assert apptuit.DataPoint("cpu", {"host": "a"}, NOW, "nan").value != 0   # NaN, kept
+    with pytest.raises(ValueError, match="cpu"):
+        apptuit_like.DataPoint("cpu", {"host": "a"}, NOW, "nan")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_the_reporters_retry_count_of_zero(name, fake):
+    registry = MetricsRegistry()
+    registry.counter("c").inc()
+    made = package(name, ".pyformance").ApptuitReporter(
+        registry=registry, token="t", api_endpoint=fake.endpoint, tags={"a": "b"},
+        retry_count=0)
+    if name == "apptuit":   # handed to requests as the timeout: every send fails
+        with pytest.raises(ValueError, match="timeout"):
+            made.report_now()
+    else:
+        made.report_now()
+        assert any(p["metric"] == "c_count" for p in fake.points())
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_a_refused_connection_and_the_error_handler(name, refused_endpoint):
+    calls = []
+    registry = MetricsRegistry()
+    registry.counter("c").inc()
+    made = package(name, ".pyformance").ApptuitReporter(
+        registry=registry, token="t", api_endpoint=refused_endpoint, tags={"a": "b"},
+        retry_count=1, error_handler=lambda *args: calls.append(args))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        made.report_now()
+    # apptuit's connection error passes its handler by; ours reports it (status None)
+    assert [call[0] for call in calls] == ([] if name == "apptuit" else [None])
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_report_stamps(name, fake):
+    registry = MetricsRegistry()
+    registry.counter("c").inc()
+    reporter(name, registry, fake.endpoint).report_now()
+    after = time.time()
+    (stamp,) = [p["timestamp"] for p in fake.points() if p["metric"] == "c_count"]
+    if name == "apptuit":   # int(round(time.time())): whole seconds, up to 0.5 s ahead
+        assert stamp < 1e10 and stamp <= after + 0.5
+    else:                   # milliseconds from the clock, never ahead of it
+        assert stamp > 1e12 and stamp <= after * 1000

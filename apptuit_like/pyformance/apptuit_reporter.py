@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -52,8 +52,11 @@ DISABLE_HOST_TAG = config.DISABLE_HOST_TAG
 _WARN_EVERY = 60.0   # seconds between warnings of the default error handler
 
 ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
-# (points sent, points failed, errors, HTTP status of the last failure) of a report
-_Result = Tuple[int, int, List[Any], Optional[int]]
+# (points sent, points failed, errors, HTTP status of the first failure that had one)
+# of a report,
+# and the class to raise for them (the first failure's)
+_Result = Tuple[int, int, List[Any], Optional[int], Type[ApptuitSendException]]
+_NOTHING: _Result = (0, 0, [], None, ApptuitSendException)
 
 
 class _RateLimitedWarning:
@@ -268,11 +271,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         """
         registry = registry or self.registry
         self._checker.check(registry)
-        success, failed, errors, status = self._report(registry, timestamp, now=True)
-        if failed:
-            raise ApptuitSendException("Failed to send %d out of %d points"
-                                       % (failed, success + failed),
-                                       status, success, failed, errors)
+        success, failed, errors, status, cls = self._report(registry, timestamp, now=True)
+        if failed:   # typed by the first failure: a refused connection is a ConnectionError
+            raise cls("Failed to send %d out of %d points" % (failed, success + failed),
+                      status, success, failed, errors)
 
     def _report(self, registry: Any, timestamp: Optional[float],
                 deadline: Optional[float] = None, retry: Optional[RetryPolicy] = None,
@@ -280,7 +282,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 now: bool = False) -> _Result:
         with self._report_lock:
             if self.client.disabled:
-                return 0, 0, [], None
+                return _NOTHING
             given = to_ms(timestamp) if timestamp else None   # apptuit-py: `or now`
             send = functools.partial(self._send, deadline=deadline,
                                      retry=retry or self.retry_policy, sleep=sleep)
@@ -307,10 +309,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         rows = self.process_metrics.collect() if self.process_metrics else []
         group.write(self._state(registry, rows))
         if not (group.try_lead() or always):
-            return 0, 0, [], None
+            return _NOTHING
         with group.sending(deadline) as lock:
             if not lock.acquired:
-                return 0, 0, [], None
+                return _NOTHING
             live, archive = group.collect()
             stamp = group.stamp(archive, given, self._unit, deadline)
             user = self._merged.merge([(w, t, s["user"]) for w, t, s in live],
@@ -356,6 +358,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         success = failed = 0
         errors: List[Any] = []
         status = None
+        cls = None
         timer = self._meta_metrics_registry.timer(API_CALL_TIMER)
         for outcome in outcomes:
             success += outcome.success
@@ -366,6 +369,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 continue
             errors += outcome.errors
             status = status or outcome.status_code
+            cls = cls or type(outcome.exception())
             if outcome.retryable and self.max_buffered_points:
                 self._count(NUMBER_OF_DROPPED_POINTS, self._buffer.add(outcome.points))
                 self._count(NUMBER_OF_BUFFERED_POINTS, len(outcome.points))
@@ -375,7 +379,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._count(NUMBER_OF_TOTAL_POINTS, success + failed - own_ok - own_failed)
         self._count(NUMBER_OF_SUCCESSFUL_POINTS, success - own_ok)
         self._count(NUMBER_OF_FAILED_POINTS, failed - own_failed)
-        return success, failed, errors, status
+        return success, failed, errors, status, cls or ApptuitSendException
 
     def _call_error_handler(self, outcome: Outcome) -> None:
         if self.error_handler is None:
