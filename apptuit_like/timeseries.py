@@ -15,12 +15,36 @@ from .errors import ApptuitValueError
 Tags = Dict[str, Any]
 
 
+_KEYS: Dict[Tuple[Any, ...], str] = {}   # (name, *tag items) -> key, all-string tags only
+_KEYS_LIMIT = 1 << 16
+_STR = frozenset([str])
+
+
 def encode_metric(metric_name: str, metric_tags: Tags) -> str:
     """One registry key holding a metric name and its tags.
+
+    Keys of string tags are remembered (up to 65,536, then forgotten at once):
+    an application that encodes the same series on every request pays a tuple
+    and a dict lookup, not a JSON encoding. Only all-string tags are kept, so
+    ``{"n": 1}`` and ``{"n": True}``, equal as tuples, never share a key.
 
     >>> encode_metric("order_count", {"city": "ber", "env": "dev"})
     'order_count{"city": "ber", "env": "dev"}'
     """
+    try:
+        return _KEYS[(metric_name, *metric_tags.items())]
+    except (KeyError, AttributeError, TypeError):   # new, not a dict, unhashable
+        pass
+    key = _encode_metric(metric_name, metric_tags)
+    if metric_name.__class__ is str and _STR.issuperset(map(type, metric_tags)) \
+            and _STR.issuperset(map(type, metric_tags.values())):
+        if len(_KEYS) >= _KEYS_LIMIT:
+            _KEYS.clear()
+        _KEYS[(metric_name, *metric_tags.items())] = key
+    return key
+
+
+def _encode_metric(metric_name: str, metric_tags: Tags) -> str:
     if not isinstance(metric_name, str) or not metric_name:
         raise ApptuitValueError("metric_name must be a non-empty string, got %r"
                                 % (metric_name,))

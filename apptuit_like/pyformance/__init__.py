@@ -1,6 +1,8 @@
 """The reporter wing: ApptuitReporter, its collector, outage buffer, process metrics,
-life-cycle hooks and multi-process mode. It depends on the core, never the other way."""
+life-cycle hooks and multi-process mode, and a faster drop-in ``MetricsRegistry``.
+It depends on the core, never the other way."""
 from .apptuit_reporter import ApptuitReporter, default_error_handler
+from .metrics import MetricsRegistry
 from .process_metrics import ProcessMetrics
 
-__all__ = ["ApptuitReporter", "ProcessMetrics", "default_error_handler"]
+__all__ = ["ApptuitReporter", "MetricsRegistry", "ProcessMetrics", "default_error_handler"]

@@ -26,6 +26,7 @@ from ..encoding import format_value, name_part, timestamp_tail
 from ..errors import ApptuitValueError
 from ..sanitize import Sanitizer
 from ..timeseries import decode_metric
+from . import metrics as dropin
 
 log = logging.getLogger("apptuit_like")
 
@@ -154,7 +155,11 @@ class FieldValues:
 
 _FAST_READERS = {Counter: lambda c: (c.counter,), SimpleGauge: lambda g: (g._value,),
                  CallbackGauge: _read_gauge, Histogram: _read_histogram,
-                 Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values}
+                 Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values,
+                 # apptuit_like's drop-in classes keep pyformance's attributes
+                 dropin.Counter: lambda c: (c.counter,), dropin.Histogram: _read_histogram,
+                 dropin.Meter: _read_meter, dropin.Timer: _read_timer}
+_PLAIN_COUNTERS = frozenset([Counter, dropin.Counter])
 
 
 class _KindView:
@@ -173,7 +178,7 @@ class _KindView:
         self.names = names
         self.tags = tags
         self.width = width
-        self.plain_counters = all(type(m) is Counter for m in metrics)
+        self.plain_counters = _PLAIN_COUNTERS.issuperset(map(type, metrics))
         self.heads_ok = None not in tags
 
 
