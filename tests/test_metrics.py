@@ -26,14 +26,21 @@ class StepClock:
         return self.now
 
 
-def exercise(registry, clock, seed):
-    """The same operations on either registry, with a fresh random state."""
+def exercise(registry, clock, seed, fold_each=False):
+    """The same operations on either registry, with a fresh random state. With
+    ``fold_each`` the drop-in histograms fold every value as it comes, so the
+    random draws come in pyformance's order."""
     random.seed(seed)
     timer, hist, meter = registry.timer("t"), registry.histogram("h"), registry.meter("m")
+    fold = getattr(hist, "flush", None) if fold_each else None
     for i in range(3000):   # past the 1,028-value reservoir, across two rescales
         clock.now += 2.5 if i % 997 else 1800.0
         hist.add((i * 7919) % 1000 / 10.0 - 20)
+        if fold:
+            fold()
         timer._update((i % 50) / 1000.0)
+        if fold:
+            timer.flush()
         meter.mark(i % 3)
         registry.counter(encode_metric("c", {"k": str(i % 4)})).inc(i % 5)
     ctx = timer.time()
@@ -41,16 +48,34 @@ def exercise(registry, clock, seed):
     ctx.stop()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_reported_value_is_pyformances(seed):
+def pair(seed, fold_each):
     theirs_clock, ours_clock = StepClock(), StepClock()
     theirs = pyformance.MetricsRegistry(clock=theirs_clock)
     ours = MetricsRegistry(clock=ours_clock)
     exercise(theirs, theirs_clock, seed)
-    exercise(ours, ours_clock, seed)
+    exercise(ours, ours_clock, seed, fold_each)
+    return theirs, ours
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_folded_in_pyformances_order_every_value_is_pyformances(seed):
+    theirs, ours = pair(seed, fold_each=True)
     assert ours.dump_metrics() == theirs.dump_metrics()
     assert ours.histogram("h").sample.values == theirs.histogram("h").sample.values
     assert ours.timer("t").get_count() == 3001 and ours.timer("t").get_max() == 0.25
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_folded_in_batches_moments_and_rates_are_identical_percentiles_close(seed):
+    theirs, ours = pair(seed, fold_each=False)
+    want, got = theirs.dump_metrics(), ours.dump_metrics()
+    assert set(got) == set(want)
+    for key, fields in want.items():
+        for field, value in fields.items():
+            if field.endswith("percentile"):   # another random draw per value
+                assert abs(got[key][field] - value) <= 0.05 * (1 + abs(value)), (key, field)
+            else:
+                assert got[key][field] == value, (key, field)
 
 
 def test_the_reporter_sends_the_same_series_for_both():
@@ -58,12 +83,23 @@ def test_the_reporter_sends_the_same_series_for_both():
     registries = pyformance.MetricsRegistry(clock=clocks[0]), MetricsRegistry(clock=clocks[1])
     sent = []
     for registry, clock in zip(registries, clocks):
-        exercise(registry, clock, 3)
+        exercise(registry, clock, 3, fold_each=True)
         capture = CaptureReporter(registry, tags={"a": "b"})
         capture.report_now()
         sent.append({(p["metric"], tuple(sorted(p["tags"].items()))): p["value"]
                      for p in capture.points if not p["metric"].startswith("apptuit_")})
     assert sent[0] == sent[1] and len(sent[1]) == 4 + 9 + 15 + 5   # counters, h, t, m
+
+
+def test_values_waiting_to_be_folded_are_reported():
+    registry = MetricsRegistry()
+    for value in (3, 1, 2):
+        registry.histogram("h").add(value)
+    assert len(registry.histogram("h")._pending) == 3   # not folded yet
+    capture = CaptureReporter(registry, tags={"a": "b"})
+    capture.report_now()
+    assert capture.value("h_count") == 3 and capture.value("h_max") == 3
+    assert registry.histogram("h").get_min() == 1
 
 
 def test_classes_are_pyformances_and_the_api_is_the_same():

@@ -157,8 +157,10 @@ _FAST_READERS = {Counter: lambda c: (c.counter,), SimpleGauge: lambda g: (g._val
                  CallbackGauge: _read_gauge, Histogram: _read_histogram,
                  Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values,
                  # apptuit_like's drop-in classes keep pyformance's attributes
-                 dropin.Counter: lambda c: (c.counter,), dropin.Histogram: _read_histogram,
-                 dropin.Meter: _read_meter, dropin.Timer: _read_timer}
+                 dropin.Counter: lambda c: (c.counter,),
+                 dropin.Histogram: lambda h: (h.flush(), _read_histogram(h))[1],
+                 dropin.Meter: _read_meter,
+                 dropin.Timer: lambda t: (t.flush(), _read_timer(t))[1]}
 _PLAIN_COUNTERS = frozenset([Counter, dropin.Counter])
 
 

@@ -46,6 +46,8 @@ def _rates(meter: Any) -> List[float]:
 
 
 def _moments(hist: Any) -> List[float]:
+    if hasattr(hist, "flush"):   # the drop-in Histogram folds pending values on read
+        hist.flush()
     count = hist.counter
     if not count:
         return list(_EMPTY)
