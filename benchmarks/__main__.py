@@ -12,8 +12,8 @@ import platform
 import sys
 import time
 
-from benchmarks import (app_impact, cli_send, memory, multiprocess, query_df, report_cycle,
-                        send_throughput)
+from benchmarks import (app_impact, cli_send, memory, multiprocess, peers, query_df,
+                        report_cycle, send_throughput)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -108,6 +108,13 @@ def multiprocess_rows(series: int, workers: int, runs: int) -> list:
              "sender %.1fx one process" % ratio, ("within 3x", ratio <= 3)]]
 
 
+def peers_markdown(rows: list) -> str:
+    head = ["what"] + list(peers.LIBRARIES) + ["apptuit_like vs the best peer"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def results_path(update: bool) -> str:
     """Where a run writes its table: the committed file only when asked to."""
     return RESULTS if update else LOCAL_RESULTS
@@ -164,6 +171,18 @@ workers of one service do; each publishes its state every cycle, and the sender
 merges the four states and sends the result. Its floor is one process reporting
 the same series alone, the two taking turns run by run.
 
+The peers table (`python -m benchmarks.peers`) gives medians in microseconds with
+the range over the runs in brackets; the last column is our median ratio to the
+best of the four peers on that row, with the range of the run-by-run ratios.
+Hot-path rows are process CPU per update over 200,000 updates, from one thread or
+four at once; apptuit_like uses its drop-in `apptuit_like.pyformance.MetricsRegistry`.
+Peers as each teaches it: prometheus_client `labels("ber", "dev").inc()`,
+`Histogram.observe`, `Histogram.time()`; the OpenTelemetry SDK (in-memory reader
+for the hot path, OTLP/HTTP for cycles) `add(1, attributes)` and `record`, with
+`perf_counter` around the block for the timer, which it lacks; wavefront-pyformance's
+`TaggedRegistry.counter(name, tags=...)` and pyformance's classes. Cycle registries
+hold 1,000 tag sets per metric name; prometheus_client's cycle is `generate_latest`.
+
 Regenerate with `bash benchmarks/run.sh` (or `python -m benchmarks` in a prepared
 environment); each row also has its own script in `benchmarks/`.
 """
@@ -195,6 +214,9 @@ def main(argv=None) -> int:
                                     ("%s %s" % (cell[0], "met" if cell[1] else "MISSED"))
                                     for cell in row if cell is not None), flush=True)
     table = markdown(rows)
+    print("peers (hot path, cycles, application slowdown)...", flush=True)
+    table += "\n\n## Side by side with the peers\n\n" + peers_markdown(
+        peers.rows(quick, 3 if quick else 7))
     about = machine()
     print("\n" + table + "\n\n" + about)
     print("(%.0f s)" % (time.monotonic() - started))

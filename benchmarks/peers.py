@@ -15,7 +15,10 @@ Hot path: CPU per update, from one thread and from four at once:
   has no timer: ``perf_counter`` around the block and ``record``).
 
 Cycle: CPU per series of one report, export or exposition
-(``generate_latest`` for prometheus_client, which is pulled, not pushed).
+(``generate_latest`` for prometheus_client, which is pulled, not pushed), and
+how much a cycle of 100k series slows an application thread
+(``benchmarks.app_impact``'s measure). Peak memory is measured for apptuit_like
+and apptuit 2.4.2 only (``benchmarks.memory``).
 
     python -m benchmarks.peers [--quick]
 """
@@ -269,6 +272,18 @@ def cycle(counters: int, timers: int, runs: int) -> Dict[str, List[float]]:
     return out
 
 
+def impact(counters: int, runs: int) -> Dict[str, float]:
+    """{library: share of a cycle's wall time an application thread could not run}."""
+    from benchmarks.app_impact import slowdown
+    series = _names(counters)
+    with NullSink() as endpoint:
+        reports = {library: make(series, 0, endpoint) for library, make in CYCLES.items()}
+        got = {library: slowdown(report, runs)["slowdown"] for library, report in reports.items()}
+        for report in reports.values():
+            getattr(report, "close", lambda: None)()
+    return got
+
+
 def spread(values: List[float]) -> str:
     """Median with the run-to-run range, in microseconds."""
     return "%.2f (%.2f-%.2f)" % (statistics.median(values) * 1e6, min(values) * 1e6,
@@ -305,6 +320,11 @@ def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
         out.append(["report cycle, %s, CPU us/series" % what]
                    + [spread(got_cycle[lib]) for lib in LIBRARIES]
                    + ["%.1fx vs %s (runs %s)" % (ratio, peer, span)])
+    counters = 10000 if quick else 100000
+    slowed = impact(counters, min(runs, 5))
+    out.append(["application thread slowed during a %dk-series cycle" % (counters // 1000)]
+               + ["%.0f%%" % (100 * slowed[lib]) for lib in LIBRARIES]
+               + ["lowest" if min(slowed, key=slowed.get) == LIBRARIES[0] else ""])
     return out
 
 
