@@ -110,8 +110,9 @@ def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
         success = int(details.get("success", len(points) - failed))
         errors = list(details.get("errors") or [])
     except (ValueError, KeyError, TypeError):
-        return _failure("rejected", points, 400, "HTTP 400 without details: %s"
-                        % _snippet(response))
+        what = "HTTP 400, no per-point details: " if points else ""   # a query says its own
+        return _failure("rejected", points, 400, "%s%s%s" % (
+            what, _snippet(response), wrong_port_hint(response.url, response.text)))
     message = "HTTP 400: %d of %d points rejected" % (failed, len(points))
     return Outcome("rejected", points, 400, success, failed, errors, message)
 
@@ -243,8 +244,7 @@ class Transport:
         except requests.exceptions.SSLError as err:
             return None, ("tls", "TLS error: %s" % err, type(err))
         except requests.exceptions.ConnectionError as err:
-            return None, ("connection", "connection to %s failed: %s" % (url, _reason(err)),
-                          type(err))
+            return None, ("connection", _connection_failure(url, _reason(err)), type(err))
         except _CUT_SHORT as err:
             return None, ("connection", "the answer from %s was cut short: %s"
                           % (url, _reason(err)), type(err))
@@ -262,6 +262,48 @@ def _bounded(timeout: float, deadline: Optional[float]) -> float:
     if deadline is None:
         return timeout
     return max(0.001, min(timeout, deadline - time.monotonic()))
+
+
+# VictoriaMetrics' answers to a request on the wrong one of its two ports
+_WRONG_PORT = (
+    ('unsupported path requested: "/api/put"',
+     "this is VictoriaMetrics' HTTP port: send points to its OpenTSDB port (the address "
+     "of -opentsdbHTTPListenAddr, e.g. APPTUIT_API_ENDPOINT=http://127.0.0.1:4242) and "
+     "PromQL queries here (APPTUIT_QUERY_ENDPOINT)"),
+    ('OpenTSDB server: "/api/v1/query',
+     "PromQL went to VictoriaMetrics' OpenTSDB port: point APPTUIT_QUERY_ENDPOINT "
+     "(query_endpoint=, --query-endpoint) at its HTTP port (-httpListenAddr, 8428 by "
+     "default)"),
+    ('OpenTSDB server: "/api/query',
+     "VictoriaMetrics does not speak Apptuit QL: query it with PromQL (query_promql, "
+     "apptuit-like query --promql) on its HTTP port"),
+)
+
+
+def wrong_port_hint(url: str, text: str) -> str:
+    """What to change, when an answer is a known "wrong port" answer; else ''.
+
+    >>> wrong_port_hint("http://h:8428/api/put", 'unsupported path requested: "/api/put"')[:40]
+    " (this is VictoriaMetrics' HTTP port: se"
+    """
+    for marker, hint in _WRONG_PORT:
+        if marker in text:
+            return " (%s)" % hint
+    return ""
+
+
+def _connection_failure(url: str, reason: str) -> str:
+    """A connection error with what it most likely means and what to check."""
+    parts = urlsplit(url)
+    address = "%s://%s" % (parts.scheme, parts.netloc)
+    if "refused" in reason.lower():
+        return ("nothing answers at %s (connection refused): check the host and port of "
+                "the endpoint (api_endpoint / APPTUIT_API_ENDPOINT, query_endpoint / "
+                "APPTUIT_QUERY_ENDPOINT) and that the server is running" % address)
+    if "resolve" in reason.lower() or "name or service not known" in reason.lower():
+        return ("the host name in %s does not resolve (%s): check the endpoint's host"
+                % (address, reason))
+    return "connection to %s failed: %s" % (url, reason)
 
 
 def _reason(err: Exception) -> str:

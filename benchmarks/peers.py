@@ -237,6 +237,7 @@ def cycle_wavefront(series: List[Tuple[str, Dict[str, str]]], timers: int, endpo
                     ) -> Any:
     from wavefront_pyformance.tagged_registry import TaggedRegistry
     from wavefront_pyformance.wavefront_reporter import WavefrontDirectReporter
+    from wavefront_sdk.client import WavefrontClient
     registry = TaggedRegistry()
     for i, (name, tags) in enumerate(series):
         registry.counter(name, tags=tags).inc(i)
@@ -247,6 +248,10 @@ def cycle_wavefront(series: List[Tuple[str, Dict[str, str]]], timers: int, endpo
     reporter = WavefrontDirectReporter(endpoint, "bench", registry=registry,
                                        tags={"service": "bench"},
                                        enable_internal_metrics=False)
+    # its default client queues 50,000 points: a 100k-series report overflows it
+    reporter.wavefront_client = WavefrontClient(
+        endpoint, "bench", max_queue_size=2_000_000, batch_size=10_000,
+        flush_interval_seconds=3600, enable_internal_metrics=False)
     return reporter.report_now
 
 

@@ -1,0 +1,60 @@
+"""Messages that say what to change, tested against servers answering that way:
+VictoriaMetrics on the wrong one of its two ports, and a port where nothing
+listens. The client's exceptions, the reporter's error handler and the command
+all carry the same text."""
+import pytest
+from pyformance import MetricsRegistry
+
+from apptuit_like import Apptuit, ApptuitQueryError, ApptuitSendException, DataPoint, cli
+from apptuit_like.pyformance import ApptuitReporter
+
+POINT = DataPoint("orders", {"city": "BLR"}, 1700000000, 1.0)
+HTTP_PORT_HINT = "this is VictoriaMetrics' HTTP port: send points to its OpenTSDB port"
+
+
+def test_points_sent_to_the_http_port_say_which_port_takes_them(vm):
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint=vm.query_url).send([POINT])
+    message = str(raised.value)
+    assert HTTP_PORT_HINT in message and "-opentsdbHTTPListenAddr" in message
+    assert "without details" not in message
+
+
+def test_promql_sent_to_the_opentsdb_port_names_the_setting_to_change(vm):
+    client = Apptuit(api_endpoint=vm.put_endpoint)   # no query endpoint: the put port
+    with pytest.raises(ApptuitQueryError) as raised:
+        client.query_promql("up", start=1700000000, end=1700000060)
+    message = str(raised.value)
+    assert "PromQL went to VictoriaMetrics' OpenTSDB port" in message
+    assert "APPTUIT_QUERY_ENDPOINT" in message and "HTTP 400: HTTP 400" not in message
+
+
+def test_apptuit_ql_against_victoria_metrics_says_to_use_promql(vm):
+    with pytest.raises(ApptuitQueryError, match="does not speak Apptuit QL"):
+        Apptuit(api_endpoint=vm.put_endpoint).query("fetch('x')", start=1700000000)
+
+
+def test_nothing_listening_says_so_and_what_to_check(refused_endpoint):
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint=refused_endpoint).send([POINT])
+    assert ("nothing answers at %s (connection refused): check the host and port"
+            % refused_endpoint) in str(raised.value)
+
+
+def test_the_reporters_error_handler_gets_the_same_hint(vm):
+    calls = []
+    registry = MetricsRegistry()
+    registry.counter("orders").inc()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=vm.query_url, tags={"a": "b"},
+                               error_handler=lambda *args: calls.append(args))
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    assert calls and HTTP_PORT_HINT in calls[0][3][0]["error"]
+
+
+def test_the_command_prints_the_same_hint(vm, tmp_path, capsys):
+    points = tmp_path / "points.txt"
+    points.write_text("put orders 1700000000 1 city=BLR\n")
+    status = cli.main(["send", str(points), "--endpoint", vm.query_url])
+    out, err = capsys.readouterr()
+    assert status == 1 and HTTP_PORT_HINT in out + err
