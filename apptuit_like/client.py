@@ -58,7 +58,9 @@ class Apptuit:
         if not token and config.is_hosted(self.endpoint) and not self.disabled:
             raise ApptuitValueError(
                 "Missing Apptuit API token for %s: pass token=... or set the environment "
-                "variable %s" % (self.endpoint, config.TOKEN))
+                "variable %s; for a TSDB of your own, set "
+                "api_endpoint=... or %s (apptuit-like: --endpoint) instead"
+                % (self.endpoint, config.TOKEN, config.ENDPOINT))
         self.token = token
         self.sanitize_mode = sanitize_mode
         self.sanitize = get_sanitizer(sanitize_mode)
