@@ -63,7 +63,9 @@ def test_the_command_prints_the_same_hint(vm, tmp_path, capsys):
 def test_a_missing_token_also_names_the_endpoint_setting(tmp_path, capsys):
     points = tmp_path / "points.txt"
     points.write_text("put orders 1700000000 1 city=BLR\n")
-    assert cli.main(["send", str(points)]) != 0   # no endpoint: the hosted service
+    with pytest.raises(SystemExit) as exited:   # no endpoint: the hosted service
+        cli.main(["send", str(points)])
+    assert exited.value.code == 2
     out, err = capsys.readouterr()
     assert "set the environment variable APPTUIT_API_TOKEN" in out + err
     assert "APPTUIT_API_ENDPOINT (apptuit-like: --endpoint)" in out + err
