@@ -174,3 +174,14 @@ def test_encode_metric_remembers_only_string_tags():
         encode_metric("m", ["not", "a", "dict"])
     with pytest.raises(ValueError):
         encode_metric("", {"a": "b"})
+
+
+def test_a_value_that_is_not_a_number_raises_at_add_and_costs_nothing_else():
+    registry = MetricsRegistry()
+    hist = registry.histogram("h")
+    hist.add(2)
+    for bad in (None, "3", [1]):
+        with pytest.raises(TypeError):
+            hist.add(bad)
+    hist.add(4)
+    assert hist.get_count() == 2 and hist.get_max() == 4 and hist.get_mean() == 3

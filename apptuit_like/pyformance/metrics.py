@@ -137,7 +137,9 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
     def add(self, value: float) -> None:
         """Add a value (pyformance's method)."""
         pending = self._pending
-        pending.append((value, self._now()))
+        # "+ 0.0" raises here, as pyformance does, for what is not a number: a bad
+        # value must never reach the fold, which would fail on it forever after
+        pending.append((value + 0.0, self._now()))
         if len(pending) >= _FOLD_AT:
             self.flush(wait=False)   # another thread folding them: let it
 
