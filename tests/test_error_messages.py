@@ -69,3 +69,20 @@ def test_a_missing_token_also_names_the_endpoint_setting(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "set the environment variable APPTUIT_API_TOKEN" in out + err
     assert "APPTUIT_API_ENDPOINT (apptuit-like: --endpoint)" in out + err
+
+
+def test_a_line_without_tags_says_how_to_add_them_on_the_command_line(vm, tmp_path, capsys):
+    points = tmp_path / "points.txt"
+    points.write_text("put orders 1700000000 1\n")
+    cli.main(["send", str(points), "--endpoint", vm.put_endpoint])
+    out, err = capsys.readouterr()
+    assert "No tags for orders" in err and "--tag K=V" in err
+
+
+def test_query_takes_milliseconds_as_send_does(vm, capsys):
+    from apptuit_like.cli.main import parse_moment
+    assert parse_moment("1795940000000") == parse_moment("1795940000") == 1795940000.0
+    status = cli.main(["query", "up", "--promql", "--query-endpoint", vm.query_url,
+                       "--start", "1795940000000", "--end", "1795940060000"])
+    out, err = capsys.readouterr()
+    assert status == 0 and "is before start" not in out + err

@@ -17,6 +17,7 @@ from typing import IO, Any, Iterator, List, Optional
 
 from .. import config
 from ..client import Apptuit
+from ..encoding import MAX_SECONDS
 from ..errors import ApptuitException, ApptuitValueError
 from ..query import QueryResult
 from ..version import __version__
@@ -30,12 +31,13 @@ _RELATIVE = re.compile(r"^-?(\d+(?:\.\d+)?)([smhdw])(?: ago)?$")
 
 def parse_moment(text: str, now: Optional[float] = None) -> float:
     """Unix seconds from ``now``, ``-15m``/``2h ago``, ``-300`` (seconds ago), Unix
-    seconds or ISO 8601 (UTC unless it says otherwise).
+    seconds or milliseconds (from 10^10 on, as ``send`` reads them) or ISO 8601
+    (UTC unless it says otherwise).
 
     >>> parse_moment("-2h", now=10000), parse_moment("-300", now=10000)
     (2800.0, 9700.0)
-    >>> parse_moment("1700000000")
-    1700000000.0
+    >>> parse_moment("1700000000"), parse_moment("1700000000500")
+    (1700000000.0, 1700000000.5)
     >>> parse_moment("2023-11-14T22:13:20")
     1700000000.0
     """
@@ -51,7 +53,9 @@ def parse_moment(text: str, now: Optional[float] = None) -> float:
     except ValueError:
         pass
     else:   # a bare negative number is seconds ago, never a date in 1969
-        return now + number if number < 0 else number
+        if number < 0:
+            return now + number
+        return number / 1000 if number >= MAX_SECONDS else number
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:

@@ -112,4 +112,7 @@ def _render(client: Apptuit, heads: dict, record: tuple):
     except InputError as err:
         return err
     except ApptuitValueError as err:
-        return InputError(number, source, str(err))
+        text = str(err)
+        if text.startswith("No tags"):   # the client's advice, as a command-line user acts on it
+            text += "; on the command line: --tag K=V, or K=V on the line"
+        return InputError(number, source, text)
