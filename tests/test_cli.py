@@ -43,6 +43,12 @@ def test_demo_end_to_end_against_a_local_victoria_metrics(capsys, tmp_path):
                  "order_size_max", "order_queue_depth_value", "python_thread_value"):
         assert re.search(r"^%s\b" % name, out, re.M), name
     assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 10000
+    # the printed count and the stored meta counter differ by the last report, and
+    # the output says why
+    sent = int(re.search(r"reporter sent (\d+) application points", out).group(1))
+    stored = re.search(r"^apptuit_reporter_send_successful_count\S*\s+(\d+)", out, re.M)
+    assert stored and 0 < int(stored.group(1)) < sent
+    assert "trails this by the last report" in out
 
 
 def test_demo_cleans_up_on_ctrl_c():

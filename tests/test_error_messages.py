@@ -86,3 +86,22 @@ def test_query_takes_milliseconds_as_send_does(vm, capsys):
                        "--start", "1795940000000", "--end", "1795940060000"])
     out, err = capsys.readouterr()
     assert status == 0 and "is before start" not in out + err
+
+
+@pytest.mark.parametrize("argv", [["-v", "query", "up"], ["query", "up", "-v"],
+                                  ["query", "-v", "up"]])
+def test_global_options_work_before_or_after_the_command(argv):
+    from apptuit_like.cli.main import build_parser
+    args = build_parser().parse_args(argv)
+    assert args.verbose is True and args.command == "query"
+    assert build_parser().parse_args(["query", "up"]).verbose is False
+
+
+@pytest.mark.parametrize("command", ["demo", "send", "query"])
+def test_every_commands_help_lists_the_global_options_and_defaults(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())   # help wraps its lines
+    assert "-v, --verbose" in out and "(default: " in out
+    if command != "demo":
+        assert "(default: APPTUIT_TIMEOUT, else 60)" in out and "retries (default: 2)" in out

@@ -133,8 +133,10 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
         service.stop()
         reporter.stop()
     stats = reporter.stats()
-    out.write("\nHandled %d orders; reporter sent %d points, %d failed\n"
-              % (service.handled, stats["sent"], stats["failed"]))
+    out.write("\nHandled %d orders; reporter sent %d application points, %d failed (its "
+              "own apptuit_reporter_* series ride along uncounted; each report carries "
+              "the counts as they stood before it, so the stored send count trails this "
+              "by the last report)\n" % (service.handled, stats["sent"], stats["failed"]))
     output, query_endpoint = _read_back(endpoints, vm, run_id, started, interval,
                                         stats["sent"], out)
     out.write("\nRead back with PromQL at %s: %d series\n%s\n"

@@ -66,50 +66,72 @@ def parse_moment(text: str, now: Optional[float] = None) -> float:
     return moment.timestamp()
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help shows its default, where it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS) or not action.help:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Options every command takes, before or after its name (``default`` is
+    SUPPRESS on a command, so the main parser's value stands unless given)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log to stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="apptuit-like", description="Send metrics to and query them from Apptuit or "
-        "any OpenTSDB/PromQL backend. The token comes from APPTUIT_API_TOKEN.")
+        prog="apptuit-like", formatter_class=_Help,
+        description="Send metrics to and query them from Apptuit or any OpenTSDB/PromQL "
+        "backend. The token comes from APPTUIT_API_TOKEN.")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    _global_options(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="run an instrumented demo service against a "
                                "local VictoriaMetrics and read its metrics back",
+                               formatter_class=_Help,
                                description="Run an instrumented order service, report "
                                "its metrics, query them back and chart them.")
-    demo.add_argument("--duration", type=_positive, default=20.0, help="seconds (20)")
+    _global_options(demo, argparse.SUPPRESS)
+    demo.add_argument("--duration", type=_positive, default=20.0, help="seconds")
     demo.add_argument("--plot", default="demo.png", metavar="PNG",
-                      help="chart file (demo.png); needs the 'plot' extra")
+                      help="chart file; needs the 'plot' extra")
     demo.add_argument("--no-plot", dest="plot", action="store_const", const=None,
                       help="skip the chart")
     demo.add_argument("--interval", type=_positive, default=2.0, help=argparse.SUPPRESS)
 
     send = commands.add_parser("send", help="send points from files or stdin",
-                               description="Send points read from FILEs (or stdin): "
+                               formatter_class=_Help, description="Send points read from FILEs (or stdin): "
                                "OpenTSDB telnet lines ('put metric ts value k=v ...'), "
                                "JSON lines, or a JSON array of {metric, timestamp, value, "
                                "tags}. Millisecond timestamps are accepted.")
+    _global_options(send, argparse.SUPPRESS)
     send.add_argument("files", nargs="*", metavar="FILE", help="input files ('-': stdin)")
     send.add_argument("--strict", action="store_true",
                       help="stop at the first bad line (points before it are sent)")
     send.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
                       help="a global tag for every point (repeatable)")
     send.add_argument("--batch-size", type=int, default=50000, help="points per request")
-    send.add_argument("--compression", choices=["gzip", "deflate", "none"], default="gzip")
+    send.add_argument("--compression", choices=["gzip", "deflate", "none"], default="gzip",
+                      help="request body encoding")
     send.add_argument("--sanitize", choices=["prometheus", "apptuit", "none"],
-                      default="prometheus", help="name sanitizing (prometheus)")
+                      default="prometheus", help="name sanitizing")
     _connection_options(send)
 
     query = commands.add_parser("query", help="run an Apptuit QL or PromQL query",
-                                description="Run an Apptuit QL query (or PromQL with "
+                                formatter_class=_Help, description="Run an Apptuit QL query (or PromQL with "
                                 "--promql) and print the series, or write them as CSV.")
+    _global_options(query, argparse.SUPPRESS)
     query.add_argument("query", help="the query text")
     query.add_argument("--promql", action="store_true", help="the query is PromQL")
     query.add_argument("--start", default="-1h", help="now, -15m, 2h ago, Unix seconds "
-                       "or ISO 8601 (default -1h)")
-    query.add_argument("--end", default="now", help="as --start (default now)")
-    query.add_argument("--step", default="60", help="PromQL step: seconds or 1m (60)")
+                       "or milliseconds, or ISO 8601")
+    query.add_argument("--end", default="now", help="as --start")
+    query.add_argument("--step", default="60", help="PromQL step: seconds or 1m")
     query.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': stdout)")
     query.add_argument("--query-endpoint", help="PromQL endpoint (APPTUIT_QUERY_ENDPOINT, "
                        "else --endpoint)")
@@ -120,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="API endpoint (APPTUIT_API_ENDPOINT, else "
                         "hosted Apptuit)")
-    parser.add_argument("--retry", type=int, default=2, help="retries (2)")
-    parser.add_argument("--timeout", type=_positive, default=None, help="seconds")
+    parser.add_argument("--retry", type=int, default=2, help="retries")
+    parser.add_argument("--timeout", type=_positive, default=None,
+                        help="HTTP timeout in seconds (default: APPTUIT_TIMEOUT, else 60)")
 
 
 def _positive(text: str) -> float:
