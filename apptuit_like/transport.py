@@ -7,6 +7,7 @@ error-handler calls and buffering.
 """
 import logging
 import platform
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -22,6 +23,7 @@ from .version import __version__
 from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
+from .hints import answer_hint, connection_failure, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("apptuit_like")
@@ -30,6 +32,7 @@ RETRYABLE_KINDS = frozenset(["server", "connection", "timeout"])
 _EXCEPTIONS = {"auth": ApptuitAuthError, "connection": ApptuitConnectionError,
                "timeout": ApptuitTimeout}
 _SNIPPET = 300
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.S | re.I)
 # an answer damaged on the way: as transient as a reset connection, so retried
 _CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
@@ -79,6 +82,8 @@ def _failure(kind: str, points: Sequence[str], status_code: Optional[int], messa
 
 def _snippet(response: requests.Response) -> str:
     text = response.text.strip()
+    if "html" in response.headers.get("Content-Type", "") or text[:1] == "<":
+        text = " ".join(_TAG.sub(" ", text).split())   # a proxy's page: its words only
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
@@ -99,8 +104,9 @@ def outcome_from_response(response: requests.Response, points: Sequence[str]) ->
         wait = parse_retry_after(response.headers.get("Retry-After"), time.time())
         return _failure("server", points, code, "HTTP %d %s: %s"
                         % (code, response.reason, _snippet(response)), wait)
-    return _failure("rejected", points, code, "HTTP %d %s from %s: %s"
-                    % (code, response.reason, response.url, _snippet(response)))
+    return _failure("rejected", points, code, "HTTP %d %s from %s: %s%s"
+                    % (code, response.reason, response.url, _snippet(response),
+                       answer_hint(code, response.url)))
 
 
 def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
@@ -242,9 +248,9 @@ class Transport:
             return None, ("timeout", "timed out after %.1fs: %s"
                           % (timeout, type(err).__name__), type(err))
         except requests.exceptions.SSLError as err:
-            return None, ("tls", "TLS error: %s" % err, type(err))
+            return None, ("tls", tls_failure(url, str(err)), type(err))
         except requests.exceptions.ConnectionError as err:
-            return None, ("connection", _connection_failure(url, _reason(err)), type(err))
+            return None, ("connection", connection_failure(url, _reason(err)), type(err))
         except _CUT_SHORT as err:
             return None, ("connection", "the answer from %s was cut short: %s"
                           % (url, _reason(err)), type(err))
@@ -262,48 +268,6 @@ def _bounded(timeout: float, deadline: Optional[float]) -> float:
     if deadline is None:
         return timeout
     return max(0.001, min(timeout, deadline - time.monotonic()))
-
-
-# VictoriaMetrics' answers to a request on the wrong one of its two ports
-_WRONG_PORT = (
-    ('unsupported path requested: "/api/put"',
-     "this is VictoriaMetrics' HTTP port: send points to its OpenTSDB port (the address "
-     "of -opentsdbHTTPListenAddr, e.g. APPTUIT_API_ENDPOINT=http://127.0.0.1:4242) and "
-     "PromQL queries here (APPTUIT_QUERY_ENDPOINT)"),
-    ('OpenTSDB server: "/api/v1/query',
-     "PromQL went to VictoriaMetrics' OpenTSDB port: point APPTUIT_QUERY_ENDPOINT "
-     "(query_endpoint=, --query-endpoint) at its HTTP port (-httpListenAddr, 8428 by "
-     "default)"),
-    ('OpenTSDB server: "/api/query',
-     "VictoriaMetrics does not speak Apptuit QL: query it with PromQL (query_promql, "
-     "apptuit-like query --promql) on its HTTP port"),
-)
-
-
-def wrong_port_hint(url: str, text: str) -> str:
-    """What to change, when an answer is a known "wrong port" answer; else ''.
-
-    >>> wrong_port_hint("http://h:8428/api/put", 'unsupported path requested: "/api/put"')[:40]
-    " (this is VictoriaMetrics' HTTP port: se"
-    """
-    for marker, hint in _WRONG_PORT:
-        if marker in text:
-            return " (%s)" % hint
-    return ""
-
-
-def _connection_failure(url: str, reason: str) -> str:
-    """A connection error with what it most likely means and what to check."""
-    parts = urlsplit(url)
-    address = "%s://%s" % (parts.scheme, parts.netloc)
-    if "refused" in reason.lower():
-        return ("nothing answers at %s (connection refused): check the host and port of "
-                "the endpoint (api_endpoint / APPTUIT_API_ENDPOINT, query_endpoint / "
-                "APPTUIT_QUERY_ENDPOINT) and that the server is running" % address)
-    if "resolve" in reason.lower() or "name or service not known" in reason.lower():
-        return ("the host name in %s does not resolve (%s): check the endpoint's host"
-                % (address, reason))
-    return "connection to %s failed: %s" % (url, reason)
 
 
 def _reason(err: Exception) -> str:

@@ -105,3 +105,36 @@ def test_every_commands_help_lists_the_global_options_and_defaults(command, caps
     assert "-v, --verbose" in out and "(default: " in out
     if command != "demo":
         assert "(default: APPTUIT_TIMEOUT, else 60)" in out and "retries (default: 2)" in out
+
+
+def test_https_to_a_plain_http_server_says_to_use_http(fake):
+    https = fake.endpoint.replace("http://", "https://")
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint=https).send([POINT])
+    assert "does not speak TLS" in str(raised.value) and "use http://" in str(raised.value)
+
+
+def test_a_wrong_path_prefix_says_to_check_it(fake):
+    from servers import Reply
+    fake.default = Reply(404, "<html><head><style>p {}</style></head><body><h1>Not Found"
+                         "</h1></body></html>", {"Content-Type": "text/html"})
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint=fake.endpoint + "/metrics").send([POINT])
+    message = str(raised.value)
+    assert "nothing serves /metrics/api/put at %s" % fake.endpoint in message
+    assert "path prefix" in message and "Not Found" in message and "<h1>" not in message
+
+
+def test_a_proxys_error_page_is_quoted_as_text(fake):
+    from servers import Reply
+    fake.default = Reply(502, "<html><body><center><h1>502 Bad Gateway</h1></center>"
+                         "<hr><center>nginx</center></body></html>",
+                         {"Content-Type": "text/html"})
+    calls = []
+    registry = MetricsRegistry()
+    registry.counter("orders").inc()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=fake.endpoint, tags={"a": "b"},
+                               error_handler=lambda *args: calls.append(args))
+    with pytest.raises(ApptuitSendException):
+        reporter.report_now()
+    assert calls[0][3][0]["error"] == "HTTP 502 Bad Gateway: 502 Bad Gateway nginx"
