@@ -12,6 +12,7 @@ from . import config
 from .encoding import (check_compression, is_plain, name_part, rebatch, render_batches,
                        render_checked, render_point, tags_json, tags_part)
 from .errors import ApptuitValueError
+from .hints import counted
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
 from .retry import RetryPolicy
@@ -271,6 +272,6 @@ def raise_for_outcomes(outcomes: List[Outcome]) -> None:
     failed = sum(o.failed for o in outcomes)
     errors = [e for o in failures for e in o.errors]
     template = first.exception()
-    raise type(template)("Failed to send %d of %d points: %s"
-                         % (failed, success + failed, first.message),
+    raise type(template)("Failed to send %d of %s: %s"
+                         % (failed, counted(success + failed, "point"), first.message),
                          first.status_code, success, failed, errors)

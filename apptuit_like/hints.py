@@ -20,6 +20,15 @@ _WRONG_PORT = (
 )
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, singular for one.
+
+    >>> counted(1, "point"), counted(2, "point"), counted(0, "row")
+    ('1 point', '2 points', '0 rows')
+    """
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
 def _address(url: str) -> str:
     parts = urlsplit(url)
     return "%s://%s" % (parts.scheme, parts.netloc)

@@ -23,7 +23,7 @@ from .version import __version__
 from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
-from .hints import answer_hint, connection_failure, tls_failure, wrong_port_hint
+from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("apptuit_like")
@@ -99,7 +99,7 @@ def outcome_from_response(response: requests.Response, points: Sequence[str]) ->
                         "check the token argument or APPTUIT_API_TOKEN" % code)
     if code == 413:
         return _failure("too_large", points, code,
-                        "HTTP 413: payload of %d points too large" % len(points))
+                        "HTTP 413: payload of %s too large" % counted(len(points), "point"))
     if RetryPolicy.is_retryable_status(code):
         wait = parse_retry_after(response.headers.get("Retry-After"), time.time())
         return _failure("server", points, code, "HTTP %d %s: %s"
@@ -119,7 +119,7 @@ def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
         what = "HTTP 400, no per-point details: " if points else ""   # a query says its own
         return _failure("rejected", points, 400, "%s%s%s" % (
             what, _snippet(response), wrong_port_hint(response.url, response.text)))
-    message = "HTTP 400: %d of %d points rejected" % (failed, len(points))
+    message = "HTTP 400: %d of %s rejected" % (failed, counted(len(points), "point"))
     return Outcome("rejected", points, 400, success, failed, errors, message)
 
 
@@ -198,7 +198,7 @@ class Transport:
                            ) -> Outcome:
         body = encode_body(points, self.compression)
         return self._retrying(lambda limit: self._post_once(body, points, limit),
-                              "%d points" % len(points), timeout, retry, deadline, sleep)
+                              counted(len(points), "point"), timeout, retry, deadline, sleep)
 
     @staticmethod
     def _retrying(once: Callable[[float], Outcome], what: str, timeout: float,

@@ -138,3 +138,15 @@ def test_a_proxys_error_page_is_quoted_as_text(fake):
     with pytest.raises(ApptuitSendException):
         reporter.report_now()
     assert calls[0][3][0]["error"] == "HTTP 502 Bad Gateway: 502 Bad Gateway nginx"
+
+
+def test_one_point_is_a_point(refused_endpoint):
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint=refused_endpoint).send([POINT])
+    assert raised.value.msg.startswith("Failed to send 1 of 1 point: ")
+
+
+def test_a_host_name_that_does_not_resolve_says_so():
+    with pytest.raises(ApptuitSendException) as raised:
+        Apptuit(api_endpoint="http://metrics.invalid:4242").send([POINT])
+    assert "the host name in http://metrics.invalid:4242 does not resolve" in str(raised.value)

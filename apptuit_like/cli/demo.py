@@ -20,6 +20,7 @@ from pyformance.meters import CallbackGauge
 
 from .. import config
 from ..client import Apptuit
+from ..hints import counted
 from ..pyformance import ApptuitReporter
 from ..query import Output
 from ..testing import LocalVictoriaMetrics, VictoriaMetricsMissing
@@ -121,7 +122,7 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
         registry, reporting_interval=interval, tags={"service": SERVICE, "run": run_id},
         api_endpoint=endpoints.get("api_endpoint"), collect_process_metrics=True,
         error_handler=lambda status, ok, failed, errs: errors.append(
-            "%d points failed (status %s)" % (failed, status)))
+            "%s failed (status %s)" % (counted(failed, "point"), status)))
     out.write("Order service running for %g s, reporting every %g s as run=%s\n"
               % (duration, interval, run_id))
     started = time.time()

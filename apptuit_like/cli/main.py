@@ -19,6 +19,7 @@ from .. import config
 from ..client import Apptuit
 from ..encoding import MAX_SECONDS
 from ..errors import ApptuitException, ApptuitValueError
+from ..hints import counted
 from ..query import QueryResult
 from ..version import __version__
 from .point_input import read_records
@@ -305,7 +306,7 @@ def run_query(args: argparse.Namespace, out: IO[str]) -> int:
         else:
             with open(args.csv, "w", newline="", encoding="utf-8") as csv_file:
                 rows = write_csv(result, csv_file)
-            out.write("wrote %d rows to %s\n" % (rows, args.csv))
+            out.write("wrote %s to %s\n" % (counted(rows, "row"), args.csv))
     else:
         print_result(result, out)
     return 0

@@ -20,6 +20,7 @@ from .. import config
 from ..client import Apptuit
 from ..encoding import rebatch
 from ..errors import ApptuitSendException, ApptuitValueError
+from ..hints import counted
 from ..retry import RetryPolicy
 from ..timeseries import DataPoint, TimeSeriesName
 from ..utils import strtobool
@@ -87,8 +88,8 @@ def default_error_handler(status_code: Optional[int], successful: int, failed: i
     """Log a warning to the ``apptuit_like`` logger, at most once a minute."""
     first = errors[0] if errors else None
     detail = first.get("error") if isinstance(first, dict) else first
-    _warn("ApptuitReporter: %d of %d points failed (HTTP status %s): %s",
-          failed, successful + failed, status_code, detail)
+    _warn("ApptuitReporter: %d of %s failed (HTTP status %s): %s",
+          failed, counted(successful + failed, "point"), status_code, detail)
 
 
 class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no types
@@ -273,7 +274,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._checker.check(registry)
         success, failed, errors, status, cls = self._report(registry, timestamp, now=True)
         if failed:   # typed by the first failure: a refused connection is a ConnectionError
-            raise cls("Failed to send %d out of %d points" % (failed, success + failed),
+            raise cls("Failed to send %d out of %s" % (failed, counted(success + failed, "point")),
                       status, success, failed, errors)
 
     def _report(self, registry: Any, timestamp: Optional[float],
