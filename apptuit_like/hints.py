@@ -69,7 +69,12 @@ def connection_failure(url: str, reason: str) -> str:
     if "resolve" in lowered or "name or service not known" in lowered:
         return ("the host name in %s does not resolve (%s): check the endpoint's host"
                 % (_address(url), reason))
-    return "connection to %s failed: %s" % (url, reason)
+    hint = ""
+    if url.startswith("http://") and ("reset by peer" in lowered or "aborted" in lowered
+                                      or "closed connection" in lowered):
+        hint = (" (the server closed the connection without an answer: if it speaks TLS, "
+                "use https://)")
+    return "connection to %s failed: %s%s" % (url, reason, hint)
 
 
 def tls_failure(url: str, reason: str) -> str:

@@ -106,3 +106,11 @@ def test_the_token_appears_nowhere_but_in_the_authorization_header(fake, refused
     assert len(caplog.records) > 10 and any("urllib3" in r.name for r in caplog.records)
     assert [text for text in seen if TOKEN in text] == []
     assert fake.requests[0]["headers"]["Authorization"] == "Bearer " + TOKEN
+
+
+def test_plain_http_to_a_tls_port_says_to_try_https(https):
+    endpoint, _ = https
+    plain = endpoint.replace("https://", "http://")
+    with pytest.raises(ApptuitException) as info:
+        Apptuit(api_endpoint=plain).send([point()])
+    assert "if it speaks TLS, use https://" in str(info.value), str(info.value)
