@@ -41,15 +41,21 @@ def test_nothing_listening_says_so_and_what_to_check(refused_endpoint):
             % refused_endpoint) in str(raised.value)
 
 
-def test_the_reporters_error_handler_gets_the_same_hint(vm):
+def handler_error(endpoint):
+    """What the reporter's error handler is told when a report to ``endpoint`` fails."""
     calls = []
     registry = MetricsRegistry()
     registry.counter("orders").inc()
-    reporter = ApptuitReporter(registry=registry, api_endpoint=vm.query_url, tags={"a": "b"},
+    reporter = ApptuitReporter(registry=registry, api_endpoint=endpoint, tags={"a": "b"},
                                error_handler=lambda *args: calls.append(args))
     with pytest.raises(ApptuitSendException):
         reporter.report_now()
-    assert calls and HTTP_PORT_HINT in calls[0][3][0]["error"]
+    assert calls
+    return calls[0][3][0]["error"]
+
+
+def test_the_reporters_error_handler_gets_the_same_hint(vm):
+    assert HTTP_PORT_HINT in handler_error(vm.query_url)
 
 
 def test_the_command_prints_the_same_hint(vm, tmp_path, capsys):
@@ -130,14 +136,7 @@ def test_a_proxys_error_page_is_quoted_as_text(fake):
     fake.default = Reply(502, "<html><body><center><h1>502 Bad Gateway</h1></center>"
                          "<hr><center>nginx</center></body></html>",
                          {"Content-Type": "text/html"})
-    calls = []
-    registry = MetricsRegistry()
-    registry.counter("orders").inc()
-    reporter = ApptuitReporter(registry=registry, api_endpoint=fake.endpoint, tags={"a": "b"},
-                               error_handler=lambda *args: calls.append(args))
-    with pytest.raises(ApptuitSendException):
-        reporter.report_now()
-    assert calls[0][3][0]["error"] == "HTTP 502 Bad Gateway: 502 Bad Gateway nginx"
+    assert handler_error(fake.endpoint) == "HTTP 502 Bad Gateway: 502 Bad Gateway nginx"
 
 
 def test_one_point_is_a_point(refused_endpoint):
