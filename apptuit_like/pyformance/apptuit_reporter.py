@@ -53,9 +53,8 @@ DISABLE_HOST_TAG = config.DISABLE_HOST_TAG
 _WARN_EVERY = 60.0   # seconds between warnings of the default error handler
 
 ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
-# (points sent, points failed, errors, HTTP status of the first failure that had one)
-# of a report,
-# and the class to raise for them (the first failure's)
+# A report's (points sent, points failed, errors, HTTP status of the first failure
+# that had one, the exception class to raise: the first failure's)
 _Result = Tuple[int, int, List[Any], Optional[int], Type[ApptuitSendException]]
 _NOTHING: _Result = (0, 0, [], None, ApptuitSendException)
 
