@@ -41,11 +41,11 @@ class ApptuitSendException(ApptuitException):
     entries as the server gave them (or one entry describing a transport failure).
 
     ``str()`` and ``repr()`` are apptuit-py's: a first line, then one line per
-    error, each ending in a newline.
+    error, each ending in a newline (with "1 point", where apptuit-py says "1 points").
 
     >>> e = ApptuitSendException("boom", 400, 1, 1, [{"datapoint": "m{}", "error": "bad"}])
     >>> str(e)
-    '1 points failed with status: 400\\nbad error occurred in the datapoint m{}\\n'
+    '1 point failed with status: 400\\nbad error occurred in the datapoint m{}\\n'
     """
 
     def __init__(self, msg: Any = "", status_code: Optional[int] = None,
@@ -58,7 +58,9 @@ class ApptuitSendException(ApptuitException):
         self.errors = list(errors or [])
 
     def __str__(self) -> str:
-        lines = ["%s points failed" % self.failed
+        # apptuit-py's layout, but "1 point" (apptuit-py: "1 points")
+        noun = "point" if self.failed == 1 else "points"
+        lines = ["%s %s failed" % (self.failed, noun)
                  + (" with status: %d" % self.status_code if self.status_code else "")]
         for error in self.errors:
             if isinstance(error, dict) and error.get("datapoint") is not None:

@@ -251,3 +251,13 @@ def test_report_stamps(name, fake):
         assert stamp < 1e10 and stamp <= after + 0.5
     else:                   # milliseconds from the clock, never ahead of it
         assert stamp > 1e12 and stamp <= after * 1000
+
+
+def test_one_failed_point_is_one_point_here():
+    import apptuit
+    import apptuit_like
+    errors = [{"datapoint": "cpu{host=a}", "error": "bad value"}]
+    theirs = str(apptuit.ApptuitSendException("m", 400, 0, 1, errors))
+    ours = str(apptuit_like.ApptuitSendException("m", 400, 0, 1, errors))
+    assert theirs.startswith("1 points failed") and ours.startswith("1 point failed")
+    assert ours.split("\n", 1)[1] == theirs.split("\n", 1)[1]
