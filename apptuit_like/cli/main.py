@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=_positive, default=2.0, help=argparse.SUPPRESS)
 
     send = commands.add_parser("send", help="send points from files or stdin",
-                               formatter_class=_Help, description="Send points read from FILEs (or stdin): "
+                               formatter_class=_Help,
+                               description="Send points read from FILEs (or stdin): "
                                "OpenTSDB telnet lines ('put metric ts value k=v ...'), "
                                "JSON lines, or a JSON array of {metric, timestamp, value, "
                                "tags}. Millisecond timestamps are accepted.")
@@ -124,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(send)
 
     query = commands.add_parser("query", help="run an Apptuit QL or PromQL query",
-                                formatter_class=_Help, description="Run an Apptuit QL query (or PromQL with "
+                                formatter_class=_Help,
+                                description="Run an Apptuit QL query (or PromQL with "
                                 "--promql) and print the series, or write them as CSV.")
     _global_options(query, argparse.SUPPRESS)
     query.add_argument("query", help="the query text")

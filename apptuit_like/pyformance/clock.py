@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Optional
 
+from ..encoding import MAX_SECONDS
+
 log = logging.getLogger("apptuit_like")
 
 UNITS = {"ms": 1, "s": 1000}   # milliseconds per unit of each precision
@@ -31,7 +33,7 @@ def to_ms(timestamp: float) -> int:
     >>> to_ms(1700000000), to_ms(1700000000.5), to_ms(1700000000123)
     (1700000000000, 1700000000500, 1700000000123)
     """
-    if timestamp >= 1e10:
+    if timestamp >= MAX_SECONDS:   # as the encoder tells the two apart
         return int(timestamp)
     return int(round(timestamp * 1000))
 

@@ -153,14 +153,25 @@ class FieldValues:
         self.values = values
 
 
-_FAST_READERS = {Counter: lambda c: (c.counter,), SimpleGauge: lambda g: (g._value,),
+def _read_counter(counter: Counter) -> Tuple:
+    return (counter.counter,)
+
+
+def _read_folded(read: Callable[[Any], Tuple]) -> Callable[[Any], Tuple]:
+    """``read`` for a drop-in histogram or timer, after it folds pending values."""
+    def folded(metric: Any) -> Tuple:
+        metric.flush()
+        return read(metric)
+    return folded
+
+
+# apptuit_like's drop-in classes keep pyformance's attributes: the same readers
+_FAST_READERS = {Counter: _read_counter, SimpleGauge: lambda g: (g._value,),
                  CallbackGauge: _read_gauge, Histogram: _read_histogram,
                  Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values,
-                 # apptuit_like's drop-in classes keep pyformance's attributes
-                 dropin.Counter: lambda c: (c.counter,),
-                 dropin.Histogram: lambda h: (h.flush(), _read_histogram(h))[1],
-                 dropin.Meter: _read_meter,
-                 dropin.Timer: lambda t: (t.flush(), _read_timer(t))[1]}
+                 dropin.Counter: _read_counter, dropin.Meter: _read_meter,
+                 dropin.Histogram: _read_folded(_read_histogram),
+                 dropin.Timer: _read_folded(_read_timer)}
 _PLAIN_COUNTERS = frozenset([Counter, dropin.Counter])
 
 
