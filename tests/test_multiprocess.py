@@ -353,3 +353,27 @@ def test_a_reporter_never_started_in_the_parent_is_still_fork_safe(vm, tmp_path,
         wait_ok(in_child(child))
     reporter.report_now()
     assert latest(vm, "orders_count", uid) == {(): 8}   # 5 + 3 x 1, not 3 x 6 + 5
+
+
+def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(tmp_path):
+    # the reporter thread holds send.lock while a worker forks: the child must not
+    # keep the inherited lock (found as a 2-4 minute stall of the churning-pool test)
+    import threading
+    from apptuit_like.pyformance.multiprocess import _Lock
+    path = str(tmp_path / "send.lock")
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _Lock(path, None):
+            held.set()
+            release.wait(10)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    done_r, done_w = os.pipe()
+    with child_process(lambda: os.read(done_r, 1)):   # alive until told
+        release.set()
+        holder.join(10)
+        with _Lock(path, time.monotonic() + 2) as lock:
+            assert lock.acquired, "the forked child still holds the lock"
+        os.write(done_w, b"x")

@@ -336,6 +336,25 @@ def run_anchor() -> str:
     return "%d@%s" % (group, started)
 
 
+# Descriptors of the _Locks open in this process. A child forked while another
+# thread holds one would inherit it, and with it the flock, which then lasts until
+# the child exits: the parent and the child itself (at its final send) would wait
+# on a lock nobody releases. The child closes its copies at once.
+_OPEN: Set[int] = set()
+
+
+def _close_inherited() -> None:
+    for fd in list(_OPEN):
+        try:
+            os.close(fd)   # the child's copy only: the parent's still holds the lock
+        except OSError:
+            pass
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
+
+
 class _Lock:
     """``with`` an exclusive lock on a file, tried until ``deadline`` (None: wait)."""
 
@@ -347,6 +366,7 @@ class _Lock:
 
     def __enter__(self) -> "_Lock":
         self._fd = _open_lock(self.path)
+        _OPEN.add(self._fd)
         if self.deadline is None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             self.acquired = True
@@ -359,4 +379,5 @@ class _Lock:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        _OPEN.discard(self._fd)
         os.close(self._fd)
