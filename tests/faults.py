@@ -48,13 +48,16 @@ class FaultProxy:
         self._call(self._drop_all())
 
     def stop(self) -> None:
-        self._server.close()
-        self._call(self._drop_all())
+        self._call(self._close())   # asyncio objects are touched in their loop only
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    async def _close(self) -> None:
+        self._server.close()
+        await self._drop_all()
 
     async def _drop_all(self) -> None:
         for writer in list(self._writers):
