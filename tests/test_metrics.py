@@ -165,6 +165,42 @@ def test_four_threads_lose_no_update_and_share_one_object_per_key():
     assert registry.meter("m").get_count() == 200000
 
 
+def test_lock_free_unit_increments_stay_exact_beside_other_changes_and_reads():
+    counter = MetricsRegistry().counter("c")
+    start, done = threading.Barrier(5), threading.Event()
+    reads = []
+
+    def work():
+        start.wait(10)
+        for i in range(40000):
+            counter.inc()
+            if i % 10 == 0:
+                counter.inc(3)
+                counter.dec()
+
+    def read():   # reads advance the unit count too: they must not show as updates
+        start.wait(10)
+        while not done.is_set():
+            reads.append(counter.get_count())
+            reads.append(counter.counter)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    reader = threading.Thread(target=read)
+    for thread in threads + [reader]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    reader.join()
+    total = 4 * (40000 + 4000 * 2)
+    assert len(reads) > 10 and all(0 <= seen <= total for seen in reads)
+    assert counter.get_count() == counter.counter == total
+    counter.counter = 5   # pyformance's attribute is writable, as before
+    counter.inc()
+    assert counter.get_count() == 6
+    counter.clear()
+    assert counter.get_count() == 0 and counter.counter == 0
+
+
 def test_encode_metric_remembers_only_string_tags():
     assert encode_metric("m", {"n": 1}) == 'm{"n": 1}'
     assert encode_metric("m", {"n": True}) == 'm{"n": true}'   # equal tuples, other keys

@@ -172,7 +172,18 @@ _FAST_READERS = {Counter: _read_counter, SimpleGauge: lambda g: (g._value,),
                  dropin.Counter: _read_counter, dropin.Meter: _read_meter,
                  dropin.Histogram: _read_folded(_read_histogram),
                  dropin.Timer: _read_folded(_read_timer)}
-_PLAIN_COUNTERS = frozenset([Counter, dropin.Counter])
+
+
+def _count_attrs(counters: list) -> list:
+    return [counter.counter for counter in counters]
+
+
+def _counts_reader(metrics: list) -> Optional[Callable[[list], list]]:
+    """One call reading the counts of ``metrics`` when all are counters."""
+    kinds = set(map(type, metrics))
+    if kinds == {dropin.Counter}:
+        return dropin.counts
+    return _count_attrs if kinds <= {Counter, dropin.Counter} else None
 
 
 class _KindView:
@@ -180,7 +191,7 @@ class _KindView:
     the name part (shared by every series of a metric) and the tags part of its head.
     These lists are the only per-key state the collector keeps."""
 
-    __slots__ = ("keys", "metrics", "readers", "names", "tags", "width", "plain_counters",
+    __slots__ = ("keys", "metrics", "readers", "names", "tags", "width", "read_counts",
                  "heads_ok")
 
     def __init__(self, keys: list, metrics: list, readers: list, names: list, tags: list,
@@ -191,7 +202,7 @@ class _KindView:
         self.names = names
         self.tags = tags
         self.width = width
-        self.plain_counters = _PLAIN_COUNTERS.issuperset(map(type, metrics))
+        self.read_counts = _counts_reader(metrics)
         self.heads_ok = None not in tags
 
 
@@ -368,8 +379,8 @@ def _read(view: _KindView, start: int, stop: int,
     """Flat field values of metrics [start:stop]; a failing reader gives Nones
     and is reported with its key to ``failed``."""
     metrics = view.metrics[start:stop]
-    if view.plain_counters:
-        return [counter.counter for counter in metrics]
+    if view.read_counts:
+        return view.read_counts(metrics)
     values: list = []
     extend = values.extend
     for offset, (reader, metric) in enumerate(zip(view.readers[start:stop], metrics)):

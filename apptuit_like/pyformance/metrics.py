@@ -29,8 +29,10 @@ and percentiles are statistically the same (tests/test_metrics.py).
 (3, 1.0)
 """
 import heapq
+import itertools
 import math
 import random
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -54,13 +56,91 @@ _heappush, _heappop, _heapreplace = heapq.heappush, heapq.heappop, heapq.heaprep
 # in some runs); `with` leaves no such point inside the locked section.
 
 
-class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no types
-    """pyformance's Counter."""
+_ONE = 1   # inc()'s default, told apart by identity: any other 1 takes the lock
+# next() on an itertools.count is one C call, so the GIL makes it atomic; a
+# free-threaded build has no GIL, and every update there takes the lock
+_ATOMIC_NEXT = getattr(sys, "_is_gil_enabled", lambda: True)()
 
-    def inc(self, val: float = 1) -> None:
-        """Add ``val`` (pyformance's method)."""
+
+class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no types
+    """pyformance's Counter; ``inc()`` by the default 1 takes no lock.
+
+    Unit increments are counted by an ``itertools.count``, which a read advances
+    too: the reads so far are subtracted. ``counter`` stays pyformance's
+    attribute, read and written through a property.
+
+    >>> counter = Counter()
+    >>> counter.inc(); counter.inc(); counter.inc(2.5); counter.dec()
+    >>> counter.get_count(), counter.counter
+    (3.5, 3.5)
+    >>> counter.clear(); counter.inc(); counter.get_count()
+    1
+    """
+
+    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+        self.lock = threading.Lock()
+        self._units = itertools.count()
+        self._reads = 0   # values of _units taken by reads, not by inc()
+        self._rest = 0    # every change but the unit increments
+
+    if _ATOMIC_NEXT:
+        def inc(self, val: float = _ONE) -> None:
+            """Add ``val`` (pyformance's method)."""
+            if val is _ONE:
+                next(self._units)
+                return
+            with self.lock:
+                self._rest += val
+    else:  # pragma: no cover - free-threaded builds
+        def inc(self, val: float = _ONE) -> None:
+            """Add ``val`` (pyformance's method)."""
+            with self.lock:
+                self._rest += val
+
+    def dec(self, val: float = 1) -> None:
+        """Subtract ``val`` (pyformance's method)."""
         with self.lock:
-            self.counter += val
+            self._rest -= val
+
+    def get_count(self) -> float:
+        """The current count (pyformance's method)."""
+        with self.lock:
+            return self._rest + self._unit_total()
+
+    def _set_count(self, value: float) -> None:
+        with self.lock:
+            self._rest = value - self._unit_total()
+
+    counter = property(get_count, _set_count, doc="The current count (pyformance's attribute).")
+
+    def clear(self) -> None:
+        """Reset the count to 0 (pyformance's method)."""
+        self._set_count(0)
+
+    def _unit_total(self) -> int:
+        """The unit increments so far; the caller holds the lock."""
+        taken = next(self._units) - self._reads
+        self._reads += 1
+        return taken
+
+
+def counts(counters: List[Counter]) -> List[float]:
+    """The counts of drop-in counters, as their ``get_count()`` gives them, in one
+    loop (the report cycle's read of every counter).
+
+    >>> first, second = Counter(), Counter()
+    >>> second.inc(); second.inc(4)
+    >>> counts([first, second])
+    [0, 5]
+    """
+    out = []
+    append = out.append
+    for counter in counters:
+        with counter.lock:   # Counter._unit_total, inlined
+            units = next(counter._units) - counter._reads
+            counter._reads += 1
+            append(counter._rest + units)
+    return out
 
 
 _FOLD_AT = 128   # values a histogram holds back before folding them in
