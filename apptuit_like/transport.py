@@ -148,6 +148,7 @@ class Transport:
         self.verify = verify
         self._session = _session()
         self._environment: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._post: Optional[requests.PreparedRequest] = None
 
     def __repr__(self) -> str:
         return "Transport(url=%r, compression=%r)" % (self.url, self.compression)
@@ -220,15 +221,29 @@ class Transport:
             attempt += 1
 
     def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
-        response, failure = self._request("POST", self.url, timeout, self.headers, data=body)
+        prepared = self._post_template().copy()
+        prepared.body = body
+        prepared.headers["Content-Length"] = str(len(body))
+        response, failure = self._request(prepared, timeout)
         if response is None:
             return _failure(failure[0], points, None, failure[1], cause=failure[2])
         with response:
             return outcome_from_response(response, points)
 
+    def _post_template(self) -> requests.PreparedRequest:
+        """The POST prepared once (headers, login), copied for each body: preparing
+        anew costs a third of a small send."""
+        if self._post is None:
+            login = self._settings(self.url).get("auth")
+            self._post = self._session.prepare_request(requests.Request(
+                "POST", self.url, headers=self.headers, data=b"", auth=login))
+        return self._post
+
     def _get_once(self, url: str, params: Dict[str, Any], timeout: float) -> Outcome:
-        response, failure = self._request("GET", url, timeout, self._get_headers,
-                                          params=params)
+        prepared = self._session.prepare_request(requests.Request(
+            "GET", url, headers=self._get_headers, params=params,
+            auth=self._settings(url).get("auth")))
+        response, failure = self._request(prepared, timeout)
         if response is None:
             return _failure(failure[0], (), None, failure[1], cause=failure[2])
         with response:
@@ -236,14 +251,16 @@ class Transport:
             outcome.body = response.content
             return outcome
 
-    def _request(self, method: str, url: str, timeout: float, headers: Dict[str, str],
-                 **kwargs: Any
+    def _request(self, prepared: requests.PreparedRequest, timeout: float
                  ) -> Tuple[Optional[requests.Response], Tuple[str, str, Optional[type]]]:
         """(response, ...), or (None, (failure kind, message, the requests exception's
         class)) when no answer came."""
+        url = prepared.url or ""
+        settings = self._settings(url)
         try:
-            return self._session.request(method, url, headers=headers, timeout=timeout,
-                                         **self._settings(url), **kwargs), ("", "", None)
+            return self._session.send(prepared, timeout=timeout, allow_redirects=True,
+                                      proxies=settings["proxies"],
+                                      verify=settings["verify"]), ("", "", None)
         except requests.exceptions.Timeout as err:
             return None, ("timeout", "timed out after %.1fs: %s"
                           % (timeout, type(err).__name__), type(err))
