@@ -81,7 +81,7 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
         self.lock = threading.Lock()
         self._units = itertools.count()
         self._reads = 0   # values of _units taken by reads, not by inc()
-        self._rest = 0    # every change but the unit increments
+        self._rest: float = 0   # every change but the unit increments
 
     if _ATOMIC_NEXT:
         def inc(self, val: float = _ONE) -> None:
@@ -133,7 +133,7 @@ def counts(counters: List[Counter]) -> List[float]:
     >>> counts([first, second])
     [0, 5]
     """
-    out = []
+    out: List[float] = []
     append = out.append
     for counter in counters:
         with counter.lock:   # Counter._unit_total, inlined
