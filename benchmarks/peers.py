@@ -17,13 +17,15 @@ Hot path: CPU per update, from one thread and from four at once:
 Cycle: CPU per series of one report, export or exposition
 (``generate_latest`` for prometheus_client, which is pulled, not pushed), and
 how much a cycle of 100k series slows an application thread
-(``benchmarks.app_impact``'s measure). Peak memory is measured for apptuit_like
-and apptuit 2.4.2 only (``benchmarks.memory``).
+(``benchmarks.app_impact``'s measure). Memory: the peak RSS three cycles of 100k
+series add to a process that holds them, each library in a fresh process.
 
     python -m benchmarks.peers [--quick]
 """
 import argparse
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Tuple
@@ -289,6 +291,39 @@ def impact(counters: int, runs: int) -> Dict[str, float]:
     return got
 
 
+_MEMORY_CHILD = r"""
+import gc, sys
+from benchmarks import peers
+library, counters, endpoint = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+report = peers.CYCLES[library](peers._names(counters), 0, endpoint)
+gc.collect()
+def kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")   # the peak (VmHWM) starts again from the RSS of now
+before = kib("VmRSS:")
+for _ in range(3):
+    report()
+print(max(kib("VmHWM:") - before, 4) * 1024)   # at least a page: ratios stay finite
+getattr(report, "close", lambda: None)()
+"""
+
+
+def memory(counters: int, runs: int) -> Dict[str, List[float]]:
+    """{library: [bytes a process's peak RSS grows by in three cycles, one per run]},
+    each run a fresh process per library, libraries interleaved."""
+    out: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
+    with NullSink() as endpoint:
+        for _ in range(runs):
+            for library in LIBRARIES:
+                done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, library,
+                                       str(counters), endpoint], capture_output=True,
+                                      text=True, check=True, timeout=600)
+                out[library].append(float(done.stdout.split()[-1]))
+    return out
+
+
 def spread(values: List[float]) -> str:
     """Median with the run-to-run range, in microseconds."""
     return "%.2f (%.2f-%.2f)" % (statistics.median(values) * 1e6, min(values) * 1e6,
@@ -330,6 +365,13 @@ def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
     out.append(["application thread slowed during a %dk-series cycle" % (counters // 1000)]
                + ["%.0f%%" % (100 * slowed[lib]) for lib in LIBRARIES]
                + ["lowest" if min(slowed, key=slowed.get) == LIBRARIES[0] else ""])
+    grown = memory(counters, 3)
+    peer, ratio, span = ratio_cells(grown)
+    out.append(["peak RSS added by three %dk-series cycles, MB" % (counters // 1000)]
+               + ["%.0f (%.0f-%.0f)" % tuple(x / 1e6 for x in (statistics.median(v), min(v),
+                                                                max(v)))
+                  for v in (grown[lib] for lib in LIBRARIES)]
+               + ["%.1fx less than %s (runs %s)" % (ratio, peer, span)])
     return out
 
 
