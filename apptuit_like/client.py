@@ -9,16 +9,17 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import config
-from .encoding import (check_compression, is_plain, name_part, rebatch, render_batches,
-                       render_checked, render_point, tags_json, tags_part)
+from .encoding import (MAX_SECONDS, check_point, is_plain, name_part, rebatch,
+                       render_batches, render_checked, render_point, tags_json, tags_part)
 from .errors import ApptuitValueError
 from .hints import counted
 from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
 from .retry import RetryPolicy
-from .sanitize import Sanitizer, get_sanitizer
+from .sanitize import Sanitizer, clean_series, get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
 from .transport import Outcome, Transport, deliver_batches
+from .wire import get_wire
 
 log = logging.getLogger("apptuit_like")
 
@@ -37,6 +38,14 @@ class Apptuit:
     "s"; default ``APPTUIT_TIMESTAMP_PRECISION``, else "s" for hosted Apptuit and
     "ms" elsewhere): whether fractional seconds and millisecond timestamps go out
     as milliseconds or are cut to whole seconds.
+
+    ``wire`` (default ``APPTUIT_WIRE``, else "opentsdb") picks the receiver's
+    protocol: "opentsdb" (JSON puts to ``{api_endpoint}/api/put``),
+    "remote_write" (Prometheus remote write; ``api_endpoint`` is the full
+    remote-write URL; bodies are always snappy-compressed, ``compression`` is
+    ignored) or "influx" (line protocol to ``{api_endpoint}/write``; InfluxDB 1.x
+    needs ``influx_database``, InfluxDB 2 ``influx_org`` and ``influx_bucket``).
+    Both new wires stamp in milliseconds.
     """
 
     def __init__(self, token: Optional[str] = None, api_endpoint: Optional[str] = None,
@@ -48,10 +57,17 @@ class Apptuit:
                  query_endpoint: Optional[str] = None,
                  retry_policy: Optional[RetryPolicy] = None,
                  verify: Union[bool, str] = True,
-                 timestamp_precision: Optional[str] = None) -> None:
+                 timestamp_precision: Optional[str] = None, wire: Optional[str] = None,
+                 influx_database: Optional[str] = None, influx_org: Optional[str] = None,
+                 influx_bucket: Optional[str] = None) -> None:
         self.disabled = config.env_flag(config.DISABLED)
         self.endpoint = config.read_endpoint(api_endpoint)
-        self.timestamp_precision = config.read_precision(timestamp_precision, self.endpoint)
+        influx = {key: value for key, value in (("database", influx_database),
+                                                ("org", influx_org), ("bucket", influx_bucket))
+                  if value}
+        self.wire = get_wire(config.read_wire(wire), **influx)
+        self.timestamp_precision = ("ms" if self.wire.millis else
+                                    config.read_precision(timestamp_precision, self.endpoint))
         self._millis = self.timestamp_precision == "ms"
         self.query_endpoint = config.read_endpoint(
             query_endpoint, config.QUERY_ENDPOINT, default=self.endpoint)
@@ -85,8 +101,11 @@ class Apptuit:
         if verify is False:   # a CA bundle path is verification too
             log.warning("TLS certificate verification is off for %s (verify=False): "
                         "anyone on the path can read the token and the data", self.endpoint)
-        self.transport = Transport(self.put_apiurl, token, check_compression(compression),
-                                    verify)
+        if self.wire.compressions == ("snappy",):   # the only one remote write allows
+            compression = "snappy"
+        self._json = self.wire.name == "opentsdb"
+        self.transport = Transport(self.put_apiurl, token,
+                                   self.wire.check_compression(compression), verify, self.wire)
 
     def __repr__(self) -> str:
         return "Apptuit(api_endpoint=%r, token=%s)" % (
@@ -104,7 +123,8 @@ class Apptuit:
 
     @property
     def put_apiurl(self) -> str:
-        return self.endpoint + "/api/put?details"
+        """Where points are posted (apptuit-py's name; the wire's URL)."""
+        return self.wire.url(self.endpoint)
 
     @property
     def global_tags(self) -> Dict[str, str]:
@@ -120,6 +140,11 @@ class Apptuit:
             client.send([DataPoint("cpu", {"host": "a"}, int(time.time()), 0.5)])
         """
         if self.disabled or not datapoints:
+            return
+        if not self._json:
+            self._ship(self.render_units((point.metric, point.tags, ((point.timestamp,
+                                                                     point.value),))
+                                        for point in datapoints), timeout, retry_count)
             return
         heads: Dict[Tuple[str, int], Tuple[str, str]] = {}
         points = []
@@ -141,6 +166,11 @@ class Apptuit:
             client.send_timeseries([series])
         """
         if self.disabled or not timeseries_list:
+            return
+        if not self._json:
+            self._ship(self.render_units((series.metric, series.tags,
+                                         zip(series.timestamps, series.values))
+                                        for series in timeseries_list), timeout, retry_count)
             return
         jobs: List[Any] = []   # every point is checked before the first batch goes out
         for series in timeseries_list:
@@ -207,6 +237,24 @@ class Apptuit:
         merged.update(tags or {})
         return render_head(metric, merged, self.sanitize)
 
+    def render_units(self, series: Iterable[Tuple[str, Optional[Tags], Iterable[Any]]]
+                     ) -> List[Any]:
+        """What the remote-write and influx wires send for ``(metric, tags,
+        [(timestamp, value), ...])`` series: every point checked (a bad one raises
+        ValueError naming it), stamped in milliseconds."""
+        wire, sanitize, units = self.wire, self.sanitize, []   # type: ignore[var-annotated]
+        for metric, tags, points in series:
+            merged = dict(self._global_tags)
+            merged.update(tags or {})
+            _, clean, describe = clean_series(metric, merged, sanitize)
+            names = wire.field_parts(metric, ("",), sanitize)
+            keys = (wire.key_part(metric, ("",), clean, sanitize),)
+            for timestamp, value in points:
+                stamp = int(check_point(describe, timestamp, value, millis=True)[0])
+                wire.render(names, keys, (value,), wire.tail(
+                    stamp if stamp >= MAX_SECONDS else stamp * 1000), units, True, 1)
+        return units
+
     def _ship(self, points: List[str], timeout: Optional[float], retry_count: int) -> None:
         if not points:
             return
@@ -220,46 +268,10 @@ class Apptuit:
         return self.timeout if timeout is None else timeout
 
 
-def describe_series(metric: str, tags: Tags) -> str:
-    return "%s{%s}" % (metric, ", ".join("%s=%s" % kv for kv in sorted(tags.items())))
-
-
 def render_head(metric: str, tags: Tags, sanitize: Sanitizer) -> Tuple[str, str]:
     """Check and sanitize a series; return (JSON head, description for errors)."""
-    name, tags_text, describe = render_parts(metric, tags, sanitize)
-    return name_part(name) + tags_text, describe
-
-
-def render_parts(metric: str, tags: Tags, sanitize: Sanitizer
-                 ) -> Tuple[str, str, str]:
-    """Check and sanitize a series: (sanitized name, tags part of its head,
-    description); a bad tag or name raises ValueError naming the series."""
-    describe = describe_series(metric, tags)
-    if not tags:
-        raise ApptuitValueError("No tags for %s: every point needs at least one tag; pass "
-                                "tags, global_tags or set %s" % (describe, config.TAGS))
-    if len(tags) > config.MAX_TAGS:
-        raise ApptuitValueError("Too many tags for %s: %d, at most %d are allowed"
-                                % (describe, len(tags), config.MAX_TAGS))
-    try:
-        name = sanitize(metric)
-        clean = {sanitize(key): tag_value(key, value) for key, value in tags.items()}
-    except ApptuitValueError as err:
-        raise ApptuitValueError("%s in %s" % (err, describe)) from None
-    return name, tags_part(tags_json(clean)), describe
-
-
-def tag_value(key: str, value: object) -> str:
-    """A tag value as text; empty and non-scalar values are refused."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        text = ""
-    if not text:
-        raise ApptuitValueError("Invalid value %r of tag %r" % (value, key))
-    return text
+    name, clean, describe = clean_series(metric, tags, sanitize)
+    return name_part(name) + tags_part(tags_json(clean)), describe
 
 
 def raise_for_outcomes(outcomes: List[Outcome]) -> None:

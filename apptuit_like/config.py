@@ -40,6 +40,7 @@ DISABLED = "APPTUIT_DISABLED"
 DISABLE_HOST_TAG = "APPTUIT_DISABLE_HOST_TAG"
 MULTIPROCESS_DIR = "APPTUIT_MULTIPROCESS_DIR"
 TIMESTAMP_PRECISION = "APPTUIT_TIMESTAMP_PRECISION"
+WIRE = "APPTUIT_WIRE"
 PRECISIONS = ("ms", "s")
 
 # apptuit-py's names for the same variables, exported from the top level.
@@ -119,6 +120,11 @@ def read_precision(precision: Optional[str], endpoint: str) -> str:
         raise ApptuitValueError("Invalid %s %r: use 'ms' (milliseconds) or 's' (whole "
                                 "seconds)" % (source, value))
     return value
+
+
+def read_wire(wire: Optional[str]) -> Optional[str]:
+    """The wire argument, else ``APPTUIT_WIRE``, else None (OpenTSDB puts)."""
+    return wire or os.environ.get(WIRE, "").strip().lower() or None
 
 
 def read_timeout(timeout: Optional[float]) -> float:

@@ -155,7 +155,8 @@ def rebatch(chunks: Iterable[List[str]], batch_size: int,
     """Chunks of points of any size as batches of at most ``batch_size`` points
     and, when ``max_bytes`` is given, at most that many bytes of JSON body
     (before compression): whichever limit comes first cuts. A single point
-    larger than ``max_bytes`` goes alone.
+    larger than ``max_bytes`` goes alone. Points may be ``str`` (counted in
+    UTF-8) or ``bytes`` (the remote-write wire's units).
 
     >>> list(rebatch([["a", "b", "c"], [], ["d"]], 2))
     [['a', 'b'], ['c', 'd']]
@@ -189,7 +190,7 @@ def _fitting(points: List[str], batch_size: int, max_bytes: Optional[int]) -> in
     if max_bytes is None:
         return count
     head = points[:count]
-    sizes = (map(len, head) if all(map(str.isascii, head))
+    sizes = (map(len, head) if isinstance(head[0], bytes) or all(map(str.isascii, head))
              else (len(p.encode("utf-8")) for p in head))
     # a body is "[" + points joined by "," + "]": each point costs its size plus one
     ends = list(accumulate(size + 1 for size in sizes))

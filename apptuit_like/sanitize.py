@@ -6,8 +6,9 @@ working. Results are memoized in a plain dict that is emptied when it grows past
 unbounded growth for programs that invent names forever.
 """
 import re
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from . import config
 from .errors import ApptuitValueError
 
 _PROMETHEUS_INVALID_RUN = re.compile(r"[^A-Za-z0-9]+")   # `_` runs collapse too
@@ -94,3 +95,43 @@ def get_sanitizer(mode: Optional[str]) -> Sanitizer:
         raise ApptuitValueError("Invalid sanitize_mode %r: use 'prometheus', 'apptuit' or None"
                                 % (mode,))
     return sanitizer
+
+
+def describe_series(metric: str, tags: Mapping[str, Any]) -> str:
+    return "%s{%s}" % (metric, ", ".join("%s=%s" % kv for kv in sorted(tags.items())))
+
+
+def clean_series(metric: str, tags: Mapping[str, Any], sanitize: Sanitizer
+                 ) -> Tuple[str, Dict[str, str], str]:
+    """Check and sanitize a series: (name, tags, description for errors). A
+    missing or bad tag or name raises ValueError naming the series.
+
+    >>> clean_series("cpu.load", {"host.name": 7}, sanitize_name_prometheus)
+    ('cpu_load', {'host_name': '7'}, 'cpu.load{host.name=7}')
+    """
+    describe = describe_series(metric, tags)
+    if not tags:
+        raise ApptuitValueError("No tags for %s: every point needs at least one tag; pass "
+                                "tags, global_tags or set %s" % (describe, config.TAGS))
+    if len(tags) > config.MAX_TAGS:
+        raise ApptuitValueError("Too many tags for %s: %d, at most %d are allowed"
+                                % (describe, len(tags), config.MAX_TAGS))
+    try:
+        name = sanitize(metric)
+        clean = {sanitize(key): tag_value(key, value) for key, value in tags.items()}
+    except ApptuitValueError as err:
+        raise ApptuitValueError("%s in %s" % (err, describe)) from None
+    return name, clean, describe
+
+
+def tag_value(key: str, value: object) -> str:
+    """A tag value as text; empty and non-scalar values are refused."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        text = ""
+    if not text:
+        raise ApptuitValueError("Invalid value %r of tag %r" % (value, key))
+    return text

@@ -20,11 +20,11 @@ import requests
 from requests.utils import get_netrc_auth
 
 from .version import __version__
-from .encoding import encode_body
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
 from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
+from .wire import Wire, get_wire
 
 log = logging.getLogger("apptuit_like")
 
@@ -130,18 +130,21 @@ def _user_agent() -> str:
 
 
 class Transport:
-    """Posts rendered points to ``url`` over one reused ``requests.Session``."""
+    """Posts rendered points to ``url`` over one reused ``requests.Session``;
+    ``wire`` (OpenTSDB JSON by default) makes the bodies and their headers."""
 
     def __init__(self, url: str, token: Optional[str] = None,
                  compression: Optional[str] = "gzip",
-                 verify: Union[bool, str] = True) -> None:
+                 verify: Union[bool, str] = True, wire: Optional[Wire] = None) -> None:
         self.url = url
+        self.wire = wire or get_wire(None)
         self.compression = compression
-        self.headers = {"Content-Type": "application/json", "User-Agent": _user_agent()}
+        self.headers = {"Content-Type": self.wire.content_type, "User-Agent": _user_agent()}
+        self.headers.update(self.wire.extra_headers)
         if compression:
             self.headers["Content-Encoding"] = compression
         if token:
-            self.headers["Authorization"] = "Bearer " + token
+            self.headers["Authorization"] = self.wire.auth_header(token)
         self._get_headers = {key: value for key, value in self.headers.items()
                              if key in ("User-Agent", "Authorization")}
         self._get_headers["Accept"] = "application/json"
@@ -197,7 +200,7 @@ class Transport:
     def _post_with_retries(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
                            deadline: Optional[float], sleep: Callable[[float], object]
                            ) -> Outcome:
-        body = encode_body(points, self.compression)
+        body = self.wire.body(points, self.compression)
         return self._retrying(lambda limit: self._post_once(body, points, limit),
                               counted(len(points), "point"), timeout, retry, deadline, sleep)
 

@@ -13,7 +13,7 @@ import sys
 import time
 
 from benchmarks import (app_impact, cli_send, memory, multiprocess, peers, query_df,
-                        report_cycle, send_throughput)
+                        report_cycle, send_throughput, wires)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -44,6 +44,25 @@ def cycle_rows(sizes, runs: int) -> list:
                      % (series // 1000, points), "%.2f" % (ours / points * 1e6),
                      "%.2f" % (theirs / points * 1e6), "%.2f" % (floor / points * 1e6),
                      "%.1fx cheaper" % ratio, target])
+    return rows
+
+
+def wire_rows(sizes, runs: int) -> list:
+    rows = []
+    for series in sizes:
+        got = wires.measure(series, runs)
+        points, base = got["points"], got["opentsdb"]["cpu"]
+        theirs = got["apptuit 2.4.2"]["cpu"]
+        for wire in wires.WIRES[1:]:
+            ratio = got[wire]["cpu"] / base
+            rows.append(["report cycle over %s, %dk series, CPU us/point (bytes/point: "
+                         "this wire / opentsdb)" % (wire, series // 1000),
+                         "%.2f (%.1f / %.1f bytes)" % (
+                             got[wire]["cpu"] / points * 1e6, got[wire]["bytes"] / points,
+                             got["opentsdb"]["bytes"] / points),
+                         "%.2f" % (theirs / points * 1e6), "%.2f (opentsdb wire)" % (
+                             base / points * 1e6),
+                         "%.2fx the opentsdb wire" % ratio, ("<= 1.5x", ratio <= 1.5)])
     return rows
 
 
@@ -166,6 +185,10 @@ every send fails under urllib3 2; its `client.send` is wrapped to pass
 `timeout=60` so that it can be measured at all. Registries hold tagged counters
 and timers 10:1 (timers with 20 updates each).
 
+The wire rows report the same registry over remote write and line protocol; their
+floor column is the OpenTSDB wire's cost in the same run, and bytes are request
+bodies as sent (snappy for remote write, gzip for the other two).
+
 In the multi-process row four forked workers hold the same series, as the
 workers of one service do; each publishes its state every cycle, and the sender
 merges the four states and sends the result. Its floor is one process reporting
@@ -200,6 +223,7 @@ def main(argv=None) -> int:
     runs = 1 if quick else 5
     started = time.monotonic()
     steps = [lambda: cycle_rows([1000, 5000] if quick else [1000, 10000, 100000], runs),
+             lambda: wire_rows([5000] if quick else [10000, 100000], runs),
              lambda: send_rows(50000 if quick else 1000000, runs),
              lambda: cli_rows(20000 if quick else 1000000, min(runs, 3)),
              lambda: impact_rows(5000 if quick else 100000, runs),

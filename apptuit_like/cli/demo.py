@@ -86,9 +86,17 @@ class OrderService:
             self.per_city[city].inc()
 
 
+# where a local VictoriaMetrics takes each wire
+_LOCAL_ENDPOINTS = {"opentsdb": lambda vm: vm.put_endpoint,
+                    "remote_write": lambda vm: vm.query_url + "/api/v1/write",
+                    "influx": lambda vm: vm.query_url}
+
+
 def run_demo(duration: float = 20.0, plot: Optional[str] = "demo.png",
-             interval: float = 2.0, workers: int = 4, out: Optional[IO[str]] = None) -> int:
-    """Run the demo; 0 when every point arrived and was read back, else 1."""
+             interval: float = 2.0, workers: int = 4, out: Optional[IO[str]] = None,
+             wire: Optional[str] = None) -> int:
+    """Run the demo over ``wire`` (default ``APPTUIT_WIRE``, else OpenTSDB puts);
+    0 when every point arrived and was read back, else 1."""
     out = out or sys.stdout
     remote = os.environ.get(config.TOKEN) or os.environ.get(config.ENDPOINT)
     vm = None
@@ -104,27 +112,28 @@ def run_demo(duration: float = 20.0, plot: Optional[str] = "demo.png",
     else:
         out.write("Reporting to %s (from the environment)\n" % config.read_endpoint(None))
     try:
-        endpoints = ({"api_endpoint": vm.put_endpoint, "query_endpoint": vm.query_url}
-                     if vm else {})
-        return _run(endpoints, vm, duration, plot, interval, workers, out)
+        wire = config.read_wire(wire) or "opentsdb"
+        endpoints = ({"api_endpoint": _LOCAL_ENDPOINTS[wire](vm), "query_endpoint": vm.query_url}
+                     if vm and wire in _LOCAL_ENDPOINTS else {})
+        return _run(endpoints, vm, duration, plot, interval, workers, out, wire)
     finally:
         if vm is not None:
             vm.stop()
 
 
 def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration: float,
-         plot: Optional[str], interval: float, workers: int, out: IO[str]) -> int:
+         plot: Optional[str], interval: float, workers: int, out: IO[str], wire: str) -> int:
     run_id = uuid.uuid4().hex[:8]
     registry = MetricsRegistry()
     service = OrderService(registry, workers)
     errors: List[str] = []
     reporter = ApptuitReporter(
         registry, reporting_interval=interval, tags={"service": SERVICE, "run": run_id},
-        api_endpoint=endpoints.get("api_endpoint"), collect_process_metrics=True,
+        api_endpoint=endpoints.get("api_endpoint"), collect_process_metrics=True, wire=wire,
         error_handler=lambda status, ok, failed, errs: errors.append(
             "%s failed (status %s)" % (counted(failed, "point"), status)))
-    out.write("Order service running for %g s, reporting every %g s as run=%s\n"
-              % (duration, interval, run_id))
+    out.write("Order service running for %g s, reporting every %g s over the %s wire "
+              "as run=%s\n" % (duration, interval, wire, run_id))
     started = time.time()
     service.start()
     reporter.start()
@@ -162,7 +171,8 @@ def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], ru
     """
     out.write("Waiting %.0f s for the final report to become queryable...\n" % (interval + 1))
     threading.Event().wait(interval + 1)
-    client = Apptuit(**endpoints)  # type: ignore[arg-type]  # endpoint keywords only
+    client = Apptuit(api_endpoint=endpoints.get("query_endpoint"),
+                     query_endpoint=endpoints.get("query_endpoint"))
     expr = '{run="%s"}' % run_id
 
     def query() -> Any:

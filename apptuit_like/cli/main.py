@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-plot", dest="plot", action="store_const", const=None,
                       help="skip the chart")
     demo.add_argument("--interval", type=_positive, default=2.0, help=argparse.SUPPRESS)
+    demo.add_argument("--wire", choices=["opentsdb", "remote_write", "influx"], default=None,
+                      help="the protocol the demo reports over (default: APPTUIT_WIRE, "
+                      "else opentsdb)")
 
     send = commands.add_parser("send", help="send points from files or stdin",
                                formatter_class=_Help,
@@ -119,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a global tag for every point (repeatable)")
     send.add_argument("--batch-size", type=int, default=50000, help="points per request")
     send.add_argument("--compression", choices=["gzip", "deflate", "none"], default="gzip",
-                      help="request body encoding")
+                      help="request body encoding (remote write: always snappy)")
+    _wire_options(send)
     send.add_argument("--sanitize", choices=["prometheus", "apptuit", "none"],
                       default="prometheus", help="name sanitizing")
     _connection_options(send)
@@ -140,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "else --endpoint)")
     _connection_options(query)
     return parser
+
+
+def _wire_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wire", choices=["opentsdb", "remote_write", "influx"],
+                        default=None, help="the receiver's protocol (default: "
+                        "APPTUIT_WIRE, else opentsdb); with remote_write --endpoint is the "
+                        "remote-write URL")
+    parser.add_argument("--influx-database", metavar="DB", help="InfluxDB 1.x database")
+    parser.add_argument("--influx-org", metavar="ORG", help="InfluxDB 2 organization")
+    parser.add_argument("--influx-bucket", metavar="BUCKET", help="InfluxDB 2 bucket")
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -208,7 +222,7 @@ def _interrupt(signum, frame) -> None:
 
 def run_demo_command(args: argparse.Namespace, out: IO[str]) -> int:
     from .demo import run_demo
-    return run_demo(args.duration, args.plot, args.interval, out=out)
+    return run_demo(args.duration, args.plot, args.interval, out=out, wire=args.wire)
 
 
 def run_send(args: argparse.Namespace, out: IO[str]) -> int:
@@ -216,7 +230,9 @@ def run_send(args: argparse.Namespace, out: IO[str]) -> int:
     client = Apptuit(api_endpoint=args.endpoint, global_tags=tags or None,
                      sanitize_mode=None if args.sanitize == "none" else args.sanitize,
                      compression=None if args.compression == "none" else args.compression,
-                     batch_size=args.batch_size, timeout=args.timeout)
+                     batch_size=args.batch_size, timeout=args.timeout, wire=args.wire,
+                     influx_database=args.influx_database, influx_org=args.influx_org,
+                     influx_bucket=args.influx_bucket)
     if client.disabled:
         out.write("APPTUIT_DISABLED is set: nothing sent\n")
         return 0

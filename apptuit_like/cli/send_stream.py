@@ -9,7 +9,7 @@ input size.
 import json
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from ..client import Apptuit
 from ..encoding import rebatch, render_point
@@ -78,13 +78,13 @@ def send_records(client: Apptuit, records: Iterable, *, strict: bool = False,
 
 
 def _rendered(client: Apptuit, records: Iterable, summary: SendSummary, strict: bool,
-              warn: Callable[[str], object]) -> Iterator[List[str]]:
+              warn: Callable[[str], object]) -> Iterator[List[Any]]:
     """Chunks of rendered points; each bad record is warned about and counted."""
     heads: dict = {}
-    chunk: List[str] = []
+    chunk: List[Any] = []
     for record in records:
         point = record if isinstance(record, InputError) else _render(client, heads, record)
-        if point.__class__ is str:
+        if point.__class__ is not InputError:
             chunk.append(point)
             if len(chunk) >= _CHUNK:
                 yield chunk
@@ -106,6 +106,8 @@ def _render(client: Apptuit, heads: dict, record: tuple):
         head = heads.get(key)
         if head is None:
             parsed = parse_tags(tags, number, source) if tags.__class__ is str else tags
+            if client.wire.name != "opentsdb":   # a unit of another wire, no head cache
+                return client.render_units([(metric, parsed, ((timestamp, value),))])[0]
             head = heads[key] = client.series_head(metric, parsed)
         return render_point(head[0], head[1], timestamp, value,
                             client.timestamp_precision == "ms")

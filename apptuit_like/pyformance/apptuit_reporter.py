@@ -98,8 +98,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP
     timeout, and the bound on the final report of ``stop()``),
     ``max_buffered_points`` (points kept through an outage), ``compression``,
-    ``retry_policy``, ``verify``, and for
-    services of several processes ``multiprocess_dir`` (default
+    ``retry_policy``, ``verify``, ``wire`` ("opentsdb", "remote_write" or
+    "influx", with ``influx_database``, ``influx_org``, ``influx_bucket``: see
+    :class:`~apptuit_like.Apptuit`), and for services of several processes ``multiprocess_dir`` (default
     ``APPTUIT_MULTIPROCESS_DIR``), ``gauge_mode`` and ``gauge_modes``: reporters
     sharing the directory send one set of series with exact totals.
 
@@ -130,7 +131,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  retry_policy: Optional[RetryPolicy] = None, verify: Union[bool, str] = True,
                  multiprocess_dir: Optional[str] = None, gauge_mode: str = "per_process",
                  gauge_modes: Optional[Dict[str, str]] = None,
-                 timestamp_precision: Optional[str] = None) -> None:
+                 timestamp_precision: Optional[str] = None, wire: Optional[str] = None,
+                 influx_database: Optional[str] = None, influx_org: Optional[str] = None,
+                 influx_bucket: Optional[str] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -139,7 +142,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                               compression=compression, timeout=timeout,
                               batch_size=batch_size, max_request_bytes=max_request_bytes,
                               retry_policy=retry_policy, verify=verify,
-                              timestamp_precision=timestamp_precision)
+                              timestamp_precision=timestamp_precision, wire=wire,
+                              influx_database=influx_database, influx_org=influx_org,
+                              influx_bucket=influx_bucket)
         self._unit = UNITS[self.client.timestamp_precision]
         self.retry_policy = self.client.retry_policy.with_total(
             retry if retry is not None else retry_count)
@@ -150,16 +155,16 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.max_buffered_points = max_buffered_points
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
         self._meta_metrics_registry = _meta_registry()
-        self._collector = Collector(self.prefix, self.tags, self.client.sanitize)
-        self._meta_collector = Collector(self.prefix, self.tags, self.client.sanitize)
+        collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
+                                      self.client.wire)
+        self._collector, self._meta_collector = collector(), collector()
         directory = multiprocess_dir or os.environ.get(config.MULTIPROCESS_DIR) or None
         self._group = ProcessGroup(directory) if directory else None
         self._merged = Merger(gauge_mode, gauge_modes)
         self._merged_meta = Merger("sum")
         # report_now checks the local registry; in a group the collector renders the
         # merged view, so a checker of its own keeps both caches warm
-        self._checker = self._collector if self._group is None else Collector(
-            self.prefix, self.tags, self.client.sanitize)
+        self._checker = self._collector if self._group is None else collector()
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
         self._own_points = 0   # meta points of the report being sent
         self._reset_state()

@@ -14,23 +14,19 @@ getters. Field names and order are exactly those of pyformance's
 import logging
 import math
 import time
-from itertools import repeat
 from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
 from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
 from pyformance.stats.samples import ExpDecayingSample
 
-from ..client import render_parts
-from ..encoding import format_value, name_part, timestamp_tail
 from ..errors import ApptuitValueError
-from ..sanitize import Sanitizer
+from ..sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
+from ..wire import SKIP, Wire, get_wire
 from . import metrics as dropin
 
 log = logging.getLogger("apptuit_like")
-
-SKIP = object()   # a field with nothing to report, e.g. min/max of an empty histogram
 # Points rendered (about 0.5 ms of work) between GIL hand-overs to application
 # threads: a thread waiting for the GIL takes it back within 5 ms, so shorter
 # chunks slow the application less and stretch the cycle's wall time more.
@@ -228,10 +224,11 @@ class Collector:
     """
 
     def __init__(self, prefix: str, tags: Optional[Dict[str, str]],
-                 sanitize: Sanitizer) -> None:
+                 sanitize: Sanitizer, wire: Optional[Wire] = None) -> None:
         self.prefix = prefix
         self.tags = tags or {}
         self.sanitize = sanitize
+        self.wire = wire or get_wire(None)
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, tuple] = {}
@@ -255,7 +252,8 @@ class Collector:
             dumped, skipped = self._collect_dump(registry, timestamp)
             yield dumped
             return skipped
-        tail = timestamp_tail(str(timestamp))
+        tail = self.wire.tail(timestamp)
+        render = self.wire.render
         invalid = 0
         for kind, attr in KINDS:
             view = self._view(kind, registry, *_snapshot(getattr(registry, attr)))
@@ -265,11 +263,11 @@ class Collector:
                 if start:
                     time.sleep(_HAND_OVER)   # let application threads take the GIL
                 stop = start + step
-                out: List[str] = []
-                invalid += _render(view.names[start * width:stop * width],
-                                   view.tags[start * width:stop * width],
-                                   _read(view, start, stop, self._read_failed), tail, out,
-                                   view.heads_ok)
+                out: List[Any] = []
+                invalid += render(view.names[start * width:stop * width],
+                                  view.tags[start * width:stop * width],
+                                  _read(view, start, stop, self._read_failed), tail, out,
+                                  view.heads_ok, width)
                 yield out
         return invalid
 
@@ -312,9 +310,9 @@ class Collector:
                     self._row_heads[key] = ((None,), None)
             names.append(self._row_heads[key][0][0])
             tags.append(self._row_heads[key][1])
-        out: List[str] = []
-        invalid = _render(names, tags, [row[2] for row in rows],
-                          timestamp_tail(str(timestamp)), out, None not in tags)
+        out: List[Any] = []
+        invalid = self.wire.render(names, tags, [row[2] for row in rows],
+                                   self.wire.tail(timestamp), out, None not in tags, 1)
         return out, invalid
 
     def _entry(self, kind: str, registry: Any, key: str, metric: Any) -> tuple:
@@ -334,13 +332,15 @@ class Collector:
         it cannot be sent (no tags, too many, a name invalid with sanitizing off)."""
         merged = dict(self.tags)
         merged.update(tags)
-        full = [self.prefix + name + ("." + f if f else "") for f in fields]
-        tags_text = render_parts(full[0], merged, self.sanitize)[1]
+        name = self.prefix + name
+        first = name + ("." + fields[0] if fields[0] else "")
+        clean = clean_series(first, merged, self.sanitize)[1]
+        key_part = self.wire.key_part(name, fields, clean, self.sanitize)
         names = self._names.get((name,) + tuple(fields))
         if names is None:
-            names = tuple(name_part(self.sanitize(f)) for f in full)
-            self._names[(name,) + tuple(fields)] = names
-        return names, tags_text
+            names = self._names[(name,) + tuple(fields)] = self.wire.field_parts(
+                name, fields, self.sanitize)
+        return names, key_part
 
     def _read_failed(self, key: str, err: Exception) -> None:
         warn_failed_read(self._failing, key, err)
@@ -390,29 +390,3 @@ def _read(view: _KindView, start: int, stop: int,
             failed(view.keys[start + offset], err)
             extend((None,) * view.width)
     return values
-
-
-_PLAIN = frozenset([int, float])
-
-
-def _render(names: Sequence[Optional[str]], tags: Sequence[Optional[str]],
-            values: Sequence[Any], tail: str, out: List[str], heads_ok: bool) -> int:
-    """Append one point per renderable value; return how many values were invalid."""
-    if heads_ok and _PLAIN.issuperset(map(type, values)):
-        total = sum(values)
-        if total - total == 0:   # every value finite: render them all at C speed
-            # heads_ok: no None among the heads
-            out.extend(map("".join, zip(names, tags, map(repr, values),  # type: ignore[arg-type]
-                                        repeat(tail))))
-            return 0
-    invalid = 0
-    append = out.append
-    for name, tags_text, value in zip(names, tags, values):
-        if value is SKIP:
-            continue
-        text = format_value(value)
-        if text is None or tags_text is None or name is None:
-            invalid += 1
-        else:
-            append(name + tags_text + text + tail)
-    return invalid

@@ -1,0 +1,60 @@
+"""The examples of docs/backends.md, run as written against real receivers: the
+docs' localhost ports (9090 Prometheus, 8428 VictoriaMetrics, 8086 InfluxDB)
+become the test servers' free ones."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from receivers import LocalInfluxDB, LocalPrometheus, start
+from servers import VM_MISSING, VictoriaMetrics
+from test_readme import BLOCK
+
+DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "backends.md"
+
+
+@pytest.fixture
+def ports():
+    """Servers of this test's own: the docs' series names are fixed."""
+    try:
+        vm = VictoriaMetrics()
+    except FileNotFoundError:
+        pytest.fail(VM_MISSING, pytrace=False)
+    prometheus, influx = start(LocalPrometheus), start(LocalInfluxDB)
+    yield {"localhost:9090": prometheus, "localhost:8428": vm, "localhost:8086": influx}
+    for server in (prometheus, influx, vm):
+        server.stop()
+
+
+def localised(text, ports):
+    for address, server in ports.items():
+        url = server.query_url if hasattr(server, "query_url") else server.url
+        text = text.replace("http://" + address, url)
+    return text
+
+
+def test_every_example_of_the_backends_page_stores_its_points(ports, tmp_path):
+    text = DOC.read_text()
+    python = "\n".join(m.group(3) for m in BLOCK.finditer(text) if m.group(1) == "python")
+    shell = [m.group(3) for m in BLOCK.finditer(text) if m.group(1) == "sh"]
+    assert python.count("report_now()") == 4 and len(shell) == 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPTUIT_")}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    done = subprocess.run([sys.executable, "-c", localised(python, ports)], env=env,
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in shell[0].strip().splitlines():
+        done = subprocess.run(localised(line, ports), shell=True, env=env, cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "sent 1 point" in done.stdout, done.stderr
+    prometheus, vm, influx = (ports[k] for k in ("localhost:9090", "localhost:8428",
+                                                 "localhost:8086"))
+    assert [points[-1][1] for points in prometheus.series(
+        'orders_count{service="orders"}').values()] == [1.0]
+    stored = vm.series('orders_count{city="BLR"}')   # remote write and lines, one series
+    assert sorted(points[-1][1] for points in stored.values()) == [1.0, 3.0]
+    assert [row["count"] for row in influx.rows("orders", "WHERE service='orders'")] == [1]
+    assert [row["count"] for row in influx.rows("orders", "WHERE city='BLR' AND "
+                                                "service != 'orders'")] == [3]
