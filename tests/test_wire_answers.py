@@ -122,9 +122,20 @@ def test_the_command_sends_over_each_wire(capsys, vm, uid, tmp_path, wire, path)
     assert list(stored.values()) == [[(now - 1, 4.0), (now, 5.0)]]
 
 
-def test_the_demo_runs_over_remote_write(capsys):
+@pytest.mark.parametrize("wire", ["remote_write", "influx"])
+def test_the_demo_runs_over_each_wire(capsys, wire):
     status, out, err = run(capsys, "demo", "--duration", "2", "--interval", "1",
-                           "--no-plot", "--wire", "remote_write")
+                           "--no-plot", "--wire", wire)
     assert status == 0, out + err
-    assert "over the remote_write wire" in out
+    assert "over the %s wire" % wire in out
     assert 'order_count_count{city="BLR"}' in out
+
+
+def test_basic_auth_from_the_url_goes_out_on_every_wire(fake):
+    address = fake.endpoint.replace("http://", "http://grafana:s3cret@")
+    for wire, path in (("remote_write", "/api/prom/push"), ("influx", "")):
+        Apptuit(api_endpoint=address + path, wire=wire).send(
+            [DataPoint("m", {"a": "b"}, 1700000000, 1)])
+    basic = "Basic Z3JhZmFuYTpzM2NyZXQ="   # grafana:s3cret
+    assert [r["headers"]["Authorization"] for r in fake.requests] == [basic, basic]
+    assert [r["path"] for r in fake.requests] == ["/api/prom/push", "/write?precision=ms"]

@@ -141,6 +141,22 @@ class Handler:
         self.called.set()
 
 
+def test_a_refused_cycle_reaches_the_error_handler_in_prometheus_own_words(prometheus,
+                                                                          uid):
+    later = int(time.time()) + 30   # a sample newer than the reporter's next stamp
+    Apptuit(api_endpoint=prometheus.write_url, wire="remote_write").send(
+        [DataPoint(uid + ".jobs.count", {"test": uid}, later, 1.0)])
+    registry = MetricsRegistry()
+    registry.counter(encode_metric(uid + ".jobs", {})).inc()
+    handler = Handler()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=prometheus.write_url,
+                               wire="remote_write", tags={"test": uid},
+                               disable_host_tag=True, error_handler=handler)
+    reporter._cycle()
+    status, _, failed, errors = handler.calls[0]
+    assert status == 400 and failed >= 1 and "out of order" in str(errors)
+
+
 def test_an_out_of_order_sample_is_refused_with_prometheus_own_words(prometheus, uid):
     client = Apptuit(api_endpoint=prometheus.write_url, wire="remote_write")
     now = int(time.time())
