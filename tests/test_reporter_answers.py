@@ -9,7 +9,7 @@ from pyformance.meters import CallbackGauge
 
 from apptuit_like import ApptuitSendException, RetryPolicy
 from apptuit_like.pyformance import ApptuitReporter, default_error_handler
-from apptuit_like.pyformance import apptuit_reporter as reporter_module
+from apptuit_like.pyformance import error_handler
 from apptuit_like.testing import free_port
 from servers import FakeApptuit, Reply
 
@@ -243,7 +243,7 @@ def test_retry_alias_and_retries(fake):
 
 
 def test_default_error_handler_is_rate_limited(caplog, monkeypatch):
-    monkeypatch.setattr(reporter_module, "_warn", reporter_module._RateLimitedWarning(3600))
+    monkeypatch.setattr(error_handler, "_warn", error_handler.RateLimitedWarning(3600))
     caplog.set_level(logging.WARNING, logger="apptuit_like")
     for _ in range(5):
         default_error_handler(None, 0, 3, [{"datapoint": None, "error": "refused"}])

@@ -28,6 +28,11 @@ from ..transport import Outcome, deliver_batches
 from . import lifecycle
 from .clock import UNITS, next_stamp, on_wire, to_ms
 from .collect import Collector
+from .error_handler import ErrorHandler, default_error_handler
+from .meta_metrics import (API_CALL_TIMER, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS,
+                           NUMBER_OF_FAILED_POINTS, NUMBER_OF_INVALID_POINTS,
+                           NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_TOTAL_POINTS, last_points,
+                           meta_registry)
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
 from .outage_buffer import OutageBuffer
@@ -40,55 +45,14 @@ __all__ = ["ApptuitReporter", "default_error_handler", "BATCH_SIZE", "DISABLE_HO
            "API_CALL_TIMER", "NUMBER_OF_INVALID_POINTS", "NUMBER_OF_BUFFERED_POINTS",
            "NUMBER_OF_DROPPED_POINTS", "DataPoint", "TimeSeriesName", "strtobool"]
 
-NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
-NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"
-NUMBER_OF_FAILED_POINTS = "apptuit.reporter.send.failed"
-API_CALL_TIMER = "apptuit.reporter.send.time"
-NUMBER_OF_INVALID_POINTS = "apptuit.reporter.points.invalid"
-NUMBER_OF_BUFFERED_POINTS = "apptuit.reporter.points.buffered"
-NUMBER_OF_DROPPED_POINTS = "apptuit.reporter.points.dropped"
 DEFAULT_MAX_BUFFERED_POINTS = 100000
 BATCH_SIZE = config.DEFAULT_BATCH_SIZE   # apptuit-py's names for these two
 DISABLE_HOST_TAG = config.DISABLE_HOST_TAG
-_WARN_EVERY = 60.0   # seconds between warnings of the default error handler
 
-ErrorHandler = Callable[[Optional[int], int, int, List[Any]], Any]
 # A report's (points sent, points failed, errors, HTTP status of the first failure
 # that had one, the exception class to raise: the first failure's)
 _Result = Tuple[int, int, List[Any], Optional[int], Type[ApptuitSendException]]
 _NOTHING: _Result = (0, 0, [], None, ApptuitSendException)
-
-
-class _RateLimitedWarning:
-    """Logs at most one warning per period, then says how many it held back."""
-
-    def __init__(self, period: float) -> None:
-        self.period = period
-        self._next = 0.0
-        self._held = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, message: str, *args: Any) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now < self._next:
-                self._held += 1
-                return
-            held, self._held, self._next = self._held, 0, now + self.period
-        suffix = " (%d similar warnings suppressed)" % held if held else ""
-        log.warning(message + suffix, *args)
-
-
-_warn = _RateLimitedWarning(_WARN_EVERY)
-
-
-def default_error_handler(status_code: Optional[int], successful: int, failed: int,
-                          errors: List[Any]) -> None:
-    """Log a warning to the ``apptuit_like`` logger, at most once a minute."""
-    first = errors[0] if errors else None
-    detail = first.get("error") if isinstance(first, dict) else first
-    _warn("ApptuitReporter: %d of %s failed (HTTP status %s): %s",
-          failed, counted(successful + failed, "point"), status_code, detail)
 
 
 class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no types
@@ -154,7 +118,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.error_handler = error_handler
         self.max_buffered_points = max_buffered_points
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
-        self._meta_metrics_registry = _meta_registry()
+        self._meta_metrics_registry = meta_registry()
         collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
                                       self.client.wire)
         self._collector, self._meta_collector = collector(), collector()
@@ -345,10 +309,10 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                                    retry, deadline, sleep)
         return self._handle(outcomes)
 
-    def _points(self, registry: Any, meta_registry: Any, rows: List[Any],
+    def _points(self, registry: Any, own_registry: Any, rows: List[Any],
                 timestamp: int) -> Iterator[List[str]]:
         """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
-        meta, _ = self._meta_collector.collect(meta_registry, timestamp)
+        meta, _ = self._meta_collector.collect(own_registry, timestamp)
         self._own_points = len(meta)
         yield self._buffer.drain()
         invalid = yield from self._collector.chunks(registry, timestamp)
@@ -380,7 +344,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                 self._count(NUMBER_OF_BUFFERED_POINTS, len(outcome.points))
             self._call_error_handler(outcome)
         # as apptuit-py: the counts leave out the report's own meta points
-        own_ok, own_failed = _last_points(outcomes, self._own_points)
+        own_ok, own_failed = last_points(outcomes, self._own_points)
         self._count(NUMBER_OF_TOTAL_POINTS, success + failed - own_ok - own_failed)
         self._count(NUMBER_OF_SUCCESSFUL_POINTS, success - own_ok)
         self._count(NUMBER_OF_FAILED_POINTS, failed - own_failed)
@@ -406,37 +370,11 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             # the child counts from zero; the parent goes on reporting its own share
             self._group.forget_after_fork()
             reset(self.registry)
-            self._meta_metrics_registry = _meta_registry()
+            self._meta_metrics_registry = meta_registry()
         elif was_running:
             lifecycle.warn_fork_once()
         if was_running:
             self.start()
-
-
-def _last_points(outcomes: List[Outcome], count: int) -> Tuple[int, int]:
-    """(delivered, failed) among the last ``count`` points of a report (its meta
-    points), whose outcomes are in sending order. Of a batch refused in part, the
-    failures are put to the application's points first: ours are well-formed."""
-    ok = failed = 0
-    for outcome in reversed(outcomes):
-        if count <= 0:
-            break
-        size = outcome.success + outcome.failed
-        take = min(count, size)
-        lost = max(0, outcome.failed - (size - take))
-        ok, failed, count = ok + take - lost, failed + lost, count - take
-    return ok, failed
-
-
-def _meta_registry() -> MetricsRegistry:
-    """The reporter's own metrics, every one registered, so that each is sent from
-    the first report on and dashboards and alerts never wait for an outage."""
-    registry = MetricsRegistry()
-    for name in (NUMBER_OF_TOTAL_POINTS, NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_FAILED_POINTS,
-                 NUMBER_OF_INVALID_POINTS, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS):
-        registry.counter(name)
-    registry.timer(API_CALL_TIMER)
-    return registry
 
 
 def _reporter_tags(tags: Optional[Dict[str, Any]],

@@ -1,0 +1,41 @@
+"""The reporter's own metrics: their names, the registry holding them, and how
+a report's outcomes are split between the application's points and these."""
+from typing import List, Tuple
+
+from pyformance import MetricsRegistry
+
+from ..transport import Outcome
+
+NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
+NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"
+NUMBER_OF_FAILED_POINTS = "apptuit.reporter.send.failed"
+API_CALL_TIMER = "apptuit.reporter.send.time"
+NUMBER_OF_INVALID_POINTS = "apptuit.reporter.points.invalid"
+NUMBER_OF_BUFFERED_POINTS = "apptuit.reporter.points.buffered"
+NUMBER_OF_DROPPED_POINTS = "apptuit.reporter.points.dropped"
+
+
+def last_points(outcomes: List[Outcome], count: int) -> Tuple[int, int]:
+    """(delivered, failed) among the last ``count`` points of a report (its meta
+    points), whose outcomes are in sending order. Of a batch refused in part, the
+    failures are put to the application's points first: ours are well-formed."""
+    ok = failed = 0
+    for outcome in reversed(outcomes):
+        if count <= 0:
+            break
+        size = outcome.success + outcome.failed
+        take = min(count, size)
+        lost = max(0, outcome.failed - (size - take))
+        ok, failed, count = ok + take - lost, failed + lost, count - take
+    return ok, failed
+
+
+def meta_registry() -> MetricsRegistry:
+    """The reporter's own metrics, every one registered, so that each is sent from
+    the first report on and dashboards and alerts never wait for an outage."""
+    registry = MetricsRegistry()
+    for name in (NUMBER_OF_TOTAL_POINTS, NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_FAILED_POINTS,
+                 NUMBER_OF_INVALID_POINTS, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS):
+        registry.counter(name)
+    registry.timer(API_CALL_TIMER)
+    return registry
