@@ -297,7 +297,7 @@ def _reason(err: Exception) -> str:
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
 
 
-_ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
+ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
 
 
 def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], timeout: float,
@@ -327,7 +327,7 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
             settled(results)
         outcomes.extend(results)
         if not stop:
-            stop.extend(o for o in results if o.kind in _ABORT_KINDS)
+            stop.extend(o for o in results if o.kind in ABORT_KINDS)
 
     def post(batch: Sequence[str]) -> List[Outcome]:
         return transport.post(batch, timeout, retry, deadline, sleep)

@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -24,7 +24,7 @@ from ..hints import counted
 from ..retry import RetryPolicy
 from ..timeseries import DataPoint, TimeSeriesName
 from ..utils import strtobool
-from ..transport import Outcome, deliver_batches
+from ..transport import ABORT_KINDS, Outcome, deliver_batches
 from . import lifecycle
 from .clock import UNITS, next_stamp, on_wire, to_ms
 from .collect import Collector
@@ -35,6 +35,7 @@ from .meta_metrics import (API_CALL_TIMER, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_
                            meta_registry)
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
+from .durable_buffer import BufferFailed, DurableBuffer, past
 from .outage_buffer import OutageBuffer
 from .process_metrics import ProcessMetrics
 
@@ -46,6 +47,7 @@ __all__ = ["ApptuitReporter", "default_error_handler", "BATCH_SIZE", "DISABLE_HO
            "NUMBER_OF_DROPPED_POINTS", "DataPoint", "TimeSeriesName", "strtobool"]
 
 DEFAULT_MAX_BUFFERED_POINTS = 100000
+DEFAULT_MAX_BUFFER_BYTES = 256 * 1024 * 1024   # on disk; about 2 million JSON points
 BATCH_SIZE = config.DEFAULT_BATCH_SIZE   # apptuit-py's names for these two
 DISABLE_HOST_TAG = config.DISABLE_HOST_TAG
 
@@ -97,7 +99,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  gauge_modes: Optional[Dict[str, str]] = None,
                  timestamp_precision: Optional[str] = None, wire: Optional[str] = None,
                  influx_database: Optional[str] = None, influx_org: Optional[str] = None,
-                 influx_bucket: Optional[str] = None) -> None:
+                 influx_bucket: Optional[str] = None, buffer_dir: Optional[str] = None,
+                 max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -117,6 +120,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.tags = _reporter_tags(tags, disable_host_tag)
         self.error_handler = error_handler
         self.max_buffered_points = max_buffered_points
+        self.buffer_dir = buffer_dir or os.environ.get(config.BUFFER_DIR) or None
+        self.max_buffer_bytes = max_buffer_bytes
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
         self._meta_metrics_registry = meta_registry()
         collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
@@ -131,13 +136,18 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._checker = self._collector if self._group is None else collector()
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
         self._own_points = 0   # meta points of the report being sent
+        self._taken = 0        # backlog units at the head of the report being sent
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
             lifecycle.track(self, lifecycle.grouped)
 
     def _reset_state(self) -> None:
-        """Locks, buffer and thread: fresh at creation and in a forked child."""
-        self._buffer = OutageBuffer(self.max_buffered_points)
+        """Locks, buffer and thread: fresh at creation and in a forked child (whose
+        inherited SQLite connection is left alone: using it would be unsafe)."""
+        self._buffer: Any = OutageBuffer(self.max_buffered_points)
+        if self.buffer_dir:
+            self._buffer = DurableBuffer(self.buffer_dir, self.client.wire.name,
+                                         self.max_buffer_bytes)
         self._report_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._stop_event = threading.Event()
@@ -302,19 +312,26 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
               sleep: Callable[[float], Any]) -> _Result:
         # points are rendered batch by batch as they are sent: memory stays at
         # about one batch however large the registry
-        points = self._points(registry, meta, rows, on_wire(stamp, self._unit))
+        self._taken = 0
+        stopped: List[Outcome] = []   # a failure that stops the rest: keep the backlog
+        points = self._points(registry, meta, rows, on_wire(stamp, self._unit),
+                              lambda: bool(stopped))
         batches = rebatch(points, self.client.batch_size,
                           self.client.max_request_bytes)
         outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
-                                   retry, deadline, sleep)
+                                   retry, deadline, sleep, settled=lambda results: stopped.extend(
+                                       o for o in results if o.kind in ABORT_KINDS))
         return self._handle(outcomes)
 
     def _points(self, registry: Any, own_registry: Any, rows: List[Any],
-                timestamp: int) -> Iterator[List[str]]:
+                timestamp: int, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
         """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
         meta, _ = self._meta_collector.collect(own_registry, timestamp)
         self._own_points = len(meta)
-        yield self._buffer.drain()
+        self._taken = 0
+        for chunk in self._buffer.backlog(stopped):
+            self._taken += len(chunk)
+            yield chunk
         invalid = yield from self._collector.chunks(registry, timestamp)
         if rows:
             rendered, bad = self._collector.render_rows(rows, timestamp)
@@ -329,6 +346,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         status = None
         cls = None
         timer = self._meta_metrics_registry.timer(API_CALL_TIMER)
+        self._keep(outcomes)   # on disk before any failure is reported
         for outcome in outcomes:
             success += outcome.success
             failed += outcome.failed
@@ -339,9 +357,6 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             errors += outcome.errors
             status = status or outcome.status_code
             cls = cls or type(outcome.exception())
-            if outcome.retryable and self.max_buffered_points:
-                self._count(NUMBER_OF_DROPPED_POINTS, self._buffer.add(outcome.points))
-                self._count(NUMBER_OF_BUFFERED_POINTS, len(outcome.points))
             self._call_error_handler(outcome)
         # as apptuit-py: the counts leave out the report's own meta points
         own_ok, own_failed = last_points(outcomes, self._own_points)
@@ -350,12 +365,40 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._count(NUMBER_OF_FAILED_POINTS, failed - own_failed)
         return success, failed, errors, status, cls or ApptuitSendException
 
-    def _call_error_handler(self, outcome: Outcome) -> None:
+    def _keep(self, outcomes: List[Outcome]) -> None:
+        """Settle the buffer: the backlog units delivered (a prefix) go, the units
+        of every retryable failure stay. A disk buffer that fails falls back to
+        memory, and says so to the error handler."""
+        position = done = 0
+        keep: List[Tuple[int, Sequence[Any]]] = []
+        for outcome in outcomes:
+            size = outcome.success if outcome.ok else len(outcome.points)
+            if outcome.retryable:
+                keep.append((position, outcome.points))
+            elif not keep:
+                done = min(self._taken, position + size)
+            position += size
+        if not (keep or done) or not (self.buffer_dir or self.max_buffered_points):
+            return
+        try:
+            dropped = self._buffer.settle(self._taken, done, keep)
+        except BufferFailed as err:
+            units = self._buffer.salvage(done) + past(keep, self._taken)
+            self._buffer = OutageBuffer(self.max_buffered_points)
+            dropped = self._buffer.add(units)
+            message = "%s; points are kept in memory from now on" % err
+            log.warning("ApptuitReporter: %s", message)
+            self._call_error_handler(None, 0, 0, [{"datapoint": None, "error": message}])
+        self._count(NUMBER_OF_DROPPED_POINTS, dropped)
+        self._count(NUMBER_OF_BUFFERED_POINTS, sum(len(units) for _, units in keep))
+
+    def _call_error_handler(self, outcome: Optional[Outcome], *call: Any) -> None:
         if self.error_handler is None:
             return
         try:
-            self.error_handler(outcome.status_code, outcome.success, outcome.failed,
-                               outcome.errors)
+            if outcome is not None:
+                call = (outcome.status_code, outcome.success, outcome.failed, outcome.errors)
+            self.error_handler(*call)
         except Exception:
             log.exception("ApptuitReporter: the error handler raised")
 

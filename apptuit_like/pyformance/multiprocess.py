@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import psutil
 
-from ..errors import ApptuitValueError
+from .private_dir import open_private, private_directory
 from .clock import next_stamp
 from .merge import KIND_ATTRS, archive_part, check_state
 
@@ -45,7 +45,7 @@ _POLL = 0.02   # seconds between tries of a lock held by another process
 
 
 def _open_lock(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    return open_private(path, os.O_RDWR | os.O_CREAT)
 
 
 def _try_lock(fd: int) -> bool:
@@ -72,19 +72,12 @@ def _write_atomically(path: str, data: Any) -> None:
 class ProcessGroup:
     """This process's membership of the group that shares ``directory``.
 
-    Raises ``ApptuitValueError`` when the directory cannot be created or written.
+    Raises ``ApptuitValueError`` when the directory cannot be created or written, or
+    is not private to this user (see ``private_dir``).
     """
 
     def __init__(self, directory: str) -> None:
-        self.directory = os.path.abspath(directory)
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=self.directory, prefix=".probe-")
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as err:
-            raise ApptuitValueError("multiprocess_dir %r is not a writable directory: %s"
-                                    % (directory, err.strerror or err)) from None
+        self.directory = private_directory(directory, "multiprocess_dir")
         self.member: Optional[str] = None
         self._pid = os.getpid()
         self._member_fd: Optional[int] = None
@@ -128,8 +121,8 @@ class ProcessGroup:
         if member == self.member:
             return True
         try:
-            fd = os.open(self._path(member + _LOCK), os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
+            fd = open_private(self._path(member + _LOCK), os.O_RDWR)
+        except OSError:   # gone, or a symlink, which is never followed
             return False
         try:
             return not _try_lock(fd)
@@ -195,7 +188,7 @@ class ProcessGroup:
 
     def _read_state(self, name: str) -> Optional[Dict[str, Any]]:
         try:
-            with open(self._path(name)) as source:
+            with os.fdopen(open_private(self._path(name), os.O_RDONLY)) as source:
                 record = decode(source.read())
             if "%s%s" % (record.get("member"), _STATE) != name:
                 raise ValueError("names another member")
@@ -219,7 +212,7 @@ class ProcessGroup:
 
     def _read_archive(self) -> Dict[str, Any]:
         try:
-            with open(self._path(_ARCHIVE)) as source:
+            with os.fdopen(open_private(self._path(_ARCHIVE), os.O_RDONLY)) as source:
                 archive = json.load(source)
             if isinstance(archive, dict) and archive.get("format") == FORMAT:
                 return archive

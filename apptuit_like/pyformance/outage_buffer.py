@@ -1,7 +1,7 @@
 """A bounded, oldest-first store of rendered points that could not be delivered."""
 import threading
 from collections import deque
-from typing import Deque, List, Sequence
+from typing import Any, Callable, Deque, Iterator, List, Sequence, Tuple
 
 
 class OutageBuffer:
@@ -35,6 +35,15 @@ class OutageBuffer:
             points = list(self._points)
             self._points.clear()
         return points
+
+    def backlog(self, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
+        """Everything kept, in one chunk, taken out (``settle`` puts back what failed)."""
+        yield self.drain()
+
+    def settle(self, taken: int, done: int, keep: Sequence[Tuple[int, Sequence[Any]]]) -> int:
+        """Keep the units of every retryable failure, backlog included; return how
+        many were dropped (the interface of ``DurableBuffer.settle``)."""
+        return sum(self.add(units) for _, units in keep)
 
     def __len__(self) -> int:
         return len(self._points)
