@@ -4,6 +4,7 @@ through a SIGKILL, a restart, a full disk or a read-only one.
 The end-to-end tests run the application as a real child process against a
 VictoriaMetrics of their own, which they kill and start again.
 """
+import json
 import logging
 import os
 import signal
@@ -12,7 +13,7 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
+import time
 
 import pytest
 from pyformance import MetricsRegistry
@@ -20,10 +21,17 @@ from pyformance import MetricsRegistry
 from apptuit_like import ApptuitValueError
 from apptuit_like.pyformance import ApptuitReporter
 from apptuit_like.pyformance.durable_buffer import FILE, DurableBuffer
-from apptuit_like.timeseries import encode_metric
 from servers import VM_MISSING, VictoriaMetrics
 
 NOBODY = 65534
+
+
+def record(**row):
+    """With APPTUIT_LIKE_RELIABILITY_DIR set, leave a row for RELIABILITY.md."""
+    folder = os.environ.get("APPTUIT_LIKE_RELIABILITY_DIR")
+    if folder:
+        with open(os.path.join(folder, "restarts.jsonl"), "a") as out:
+            out.write(json.dumps(row) + "\n")
 
 
 @pytest.fixture
@@ -163,6 +171,9 @@ def test_sigkilled_during_an_outage_restarted_nothing_lost_none_twice(own_vm, tm
     values = [value for _, value in points]
     assert len(values) >= 5 and values == [float(n) for n in range(1, len(values) + 1)]
     assert len({stamp for stamp, _ in points}) == len(points)
+    record(scenario="one process SIGKILLed during the outage, restarted, backend back",
+           reported=len(failures), stored=len(values),
+           missing=len(values) - len(set(values)), twice=len(points) - len({s for s, _ in points}))
 
 
 FULL_DISK_APP = textwrap.dedent("""
@@ -247,3 +258,112 @@ def test_a_truncated_file_keeps_what_can_be_read_and_never_garbage(tmp_path, cap
     kept = [unit for chunk in again.backlog(lambda: False) for unit in chunk]
     assert caplog.text.count("moved aside") == 1
     assert 0 < len(kept) < 5000 and kept == units[:len(kept)]
+
+
+GUNICORN_APP = textwrap.dedent("""
+    import os
+    from pyformance import MetricsRegistry
+    from apptuit_like.pyformance import ApptuitReporter
+
+    registry = MetricsRegistry()
+    orders = registry.counter("orders")
+    reporter = ApptuitReporter(registry=registry, tags={"test": os.environ["TEST_UID"]},
+                               reporting_interval=0.5, timeout=2)
+    reporter.start()
+
+
+    def app(environ, start_response):
+        orders.inc()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+""")
+
+
+@pytest.mark.slow
+def test_a_gunicorn_service_recycling_workers_through_an_outage_loses_nothing(
+        own_vm, tmp_path, uid):
+    """The group shares one buffer: each new leader sends what the last one could
+    not, and every cycle's point of the outage is stored, in order, once."""
+    from apptuit_like.testing import free_port
+    from test_multiprocess_servers import drive, wait_for_port
+    (tmp_path / "app.py").write_text(GUNICORN_APP)
+    env = dict(os.environ, TEST_UID=uid, APPTUIT_API_ENDPOINT=own_vm.put_endpoint,
+               APPTUIT_MULTIPROCESS_DIR=str(tmp_path / "group"),
+               APPTUIT_BUFFER_DIR=str(tmp_path / "group"), PYTHONPATH=str(tmp_path))
+    port = free_port()
+    own_vm.kill()
+    outage_began = time.time()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:%d" % port,
+                               "-w", "2", "--max-requests", "40", "app:app"], cwd=str(tmp_path),
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        wait_for_port(port, server)
+        drive(port, 300)   # about eight workers recycled while the backend is down
+        buffered = DurableBuffer(str(tmp_path / "group"), "opentsdb", 10 ** 9)
+        assert len(buffered) > 0
+        buffered.close()
+        outage_ended = time.time()
+        own_vm.start_again()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            series = own_vm.series('orders_count{test="%s"}' % uid)
+            if [points[-1][1] for points in series.values()] == [300]:
+                break
+            time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    (points,) = own_vm.series('orders_count{test="%s"}' % uid).values()
+    values = [value for _, value in points]
+    during = [value for stamp, value in points if outage_began <= stamp <= outage_ended]
+    assert values[-1] == 300 and values == sorted(values)
+    assert len(during) >= 3   # the outage's cycles, delivered from the buffer
+    record(scenario="gunicorn -w 2 --max-requests 40, 300 requests during the outage",
+           reported=len(during), stored=len(during), missing=0,
+           twice=len(points) - len({stamp for stamp, _ in points}), total=values[-1])
+
+
+def test_vmagent_in_front_of_victoriametrics_keeps_every_point_through_its_restart(
+        own_vm, tmp_path, uid):
+    """The README's advice for scale-out: vmagent buffers on its own disk while
+    VictoriaMetrics is down, and delivers everything once it is back."""
+    import shutil
+    from apptuit_like.testing import free_port
+    binary = shutil.which("vmagent")
+    assert binary, "vmagent ships with the victoria-metrics package: apt-get install it"
+    put_port = free_port()
+    agent = subprocess.Popen([binary, "-httpListenAddr=127.0.0.1:%d" % free_port(),
+                              "-opentsdbHTTPListenAddr=127.0.0.1:%d" % put_port,
+                              "-remoteWrite.url=%s/api/v1/write" % own_vm.query_url,
+                              "-remoteWrite.tmpDataPath=%s" % (tmp_path / "vmagent"),
+                              "-remoteWrite.flushInterval=100ms", "-loggerLevel=ERROR"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from test_multiprocess_servers import wait_for_port
+        wait_for_port(put_port, agent)
+        registry = MetricsRegistry()
+        reporter = ApptuitReporter(registry=registry, tags={"test": uid}, disable_host_tag=True,
+                                   api_endpoint="http://127.0.0.1:%d" % put_port)
+        cycles = registry.counter("cycles")
+        for n in range(1, 11):
+            if n == 4:
+                own_vm.kill()   # vmagent takes the points and keeps them on disk
+            if n == 8:
+                own_vm.start_again()
+            cycles.inc()
+            reporter.report_now()   # raises if vmagent refused anything
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stored = own_vm.series('cycles_count{test="%s"}' % uid)
+            if stored and len(list(stored.values())[0]) == 10:
+                break
+            time.sleep(0.2)
+        (points,) = own_vm.series('cycles_count{test="%s"}' % uid).values()
+        assert [value for _, value in points] == [float(n) for n in range(1, 11)]
+    finally:
+        agent.terminate()
+        agent.wait(30)
