@@ -12,8 +12,8 @@ import platform
 import sys
 import time
 
-from benchmarks import (app_impact, cli_send, memory, multiprocess, peers, query_df,
-                        report_cycle, send_throughput, wires)
+from benchmarks import (app_impact, cli_send, memory, multiprocess, outage, peers,
+                        query_df, report_cycle, send_throughput, wires)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -64,6 +64,23 @@ def wire_rows(sizes, runs: int) -> list:
                              base / points * 1e6),
                          "%.2fx the opentsdb wire" % ratio, ("<= 1.5x", ratio <= 1.5)])
     return rows
+
+
+def outage_rows(series: int, runs: int) -> list:
+    got = outage.measure(series, runs)
+    points = got["points"]
+    cost = {name: got[name] / points * 1e6 for name in ("outage memory", "outage disk",
+                                                         "up memory", "up disk")}
+    normal = got["up disk"] / got["up memory"]
+    return [["cycle during an outage, %dk series, buffer in memory / on disk, CPU us/point "
+             "(bytes on disk per point)" % (series // 1000),
+             "%.2f / %.2f (%.0f bytes)" % (cost["outage memory"], cost["outage disk"],
+                                           got["disk bytes per point"]),
+             "no disk buffer", "", "disk %.1fx memory" % (got["outage disk"]
+                                                         / got["outage memory"]), None],
+            ["normal cycle with the disk buffer on / off, %dk series, CPU us/point"
+             % (series // 1000), "%.2f / %.2f" % (cost["up disk"], cost["up memory"]), "", "",
+             "%.2fx" % normal, ("unchanged (within 10%)", normal <= 1.10)]]
 
 
 def send_rows(points: int, runs: int) -> list:
@@ -189,6 +206,10 @@ The wire rows report the same registry over remote write and line protocol; thei
 floor column is the OpenTSDB wire's cost in the same run, and bytes are request
 bodies as sent (snappy for remote write, gzip for the other two).
 
+The outage rows report the same registry while the backend refuses connections: each
+cycle sends the buffered points first, meets the refusal and keeps the new points
+(in memory, or appended to the SQLite file on disk).
+
 In the multi-process row four forked workers hold the same series, as the
 workers of one service do; each publishes its state every cycle, and the sender
 merges the four states and sends the result. Its floor is one process reporting
@@ -224,6 +245,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     steps = [lambda: cycle_rows([1000, 5000] if quick else [1000, 10000, 100000], runs),
              lambda: wire_rows([5000] if quick else [10000, 100000], runs),
+             lambda: outage_rows(2000 if quick else 10000, runs),
              lambda: send_rows(50000 if quick else 1000000, runs),
              lambda: cli_rows(20000 if quick else 1000000, min(runs, 3)),
              lambda: impact_rows(5000 if quick else 100000, runs),
