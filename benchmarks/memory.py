@@ -25,7 +25,8 @@ cycles = threading.Semaphore(0)
 if which == "ours":
     from apptuit_like.pyformance import ApptuitReporter
     reporter = ApptuitReporter(registry=registry, api_endpoint=endpoint, reporting_interval=1,
-                               tags={"service": "bench"}, error_handler=None)
+                               tags={"service": "bench"}, error_handler=None,
+                               max_series_per_metric=None)   # every series, as apptuit
     send = reporter.client.transport.post
     def counted(*args, **kwargs):
         try:

@@ -28,7 +28,8 @@ HOUR = 3600
 def reporter_for(registry: MetricsRegistry, endpoint: str, directory=None):
     from apptuit_like.pyformance import ApptuitReporter
     return ApptuitReporter(registry=registry, api_endpoint=endpoint, reporting_interval=HOUR,
-                           tags={"service": "bench"}, multiprocess_dir=directory)
+                           tags={"service": "bench"}, multiprocess_dir=directory,
+                           max_series_per_metric=None)   # every series, as one process
 
 
 def worker(series: int, endpoint: str, directory: str, runs: int, out: int, stop: int) -> None:

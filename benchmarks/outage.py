@@ -19,7 +19,8 @@ def reporter(registry: Any, endpoint: str, directory: Any) -> Any:
     from apptuit_like.pyformance import ApptuitReporter
     return ApptuitReporter(registry=registry, api_endpoint=endpoint, buffer_dir=directory,
                            tags={"service": "bench"}, error_handler=None,
-                           max_buffered_points=10 ** 7, max_buffer_bytes=2 ** 34)
+                           max_buffered_points=10 ** 7, max_buffer_bytes=2 ** 34,
+                           max_series_per_metric=None)
 
 
 def measure(series: int, runs: int) -> Dict[str, Any]:

@@ -39,7 +39,8 @@ def run(minutes: float) -> Dict[str, Any]:
     with LocalVictoriaMetrics(extra_args=["-search.maxSeries=1000000"]) as vm:
         reporter = ApptuitReporter(registry=registry, api_endpoint=vm.put_endpoint,
                                    reporting_interval=5, collect_process_metrics=True,
-                                   tags={"run": "soak"}, error_handler=None)
+                                   tags={"run": "soak"}, error_handler=None,
+                                   max_series_per_metric=None)   # the soak grows one metric
         reporter.start()
         samples: List[Dict[str, Any]] = []
         stop, added = threading.Event(), [0]

@@ -18,7 +18,7 @@ def reporter(registry: Any, endpoint: str, wire: str) -> Any:
     from apptuit_like.pyformance import ApptuitReporter
     path = "/api/v1/write" if wire == "remote_write" else ""
     return ApptuitReporter(registry=registry, api_endpoint=endpoint + path, wire=wire,
-                           tags={"service": "bench"})
+                           tags={"service": "bench"}, max_series_per_metric=None)
 
 
 def body_bytes(report: Any) -> int:

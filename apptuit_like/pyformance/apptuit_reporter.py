@@ -27,12 +27,13 @@ from ..utils import strtobool
 from ..transport import ABORT_KINDS, Outcome, deliver_batches
 from . import lifecycle
 from .clock import UNITS, next_stamp, on_wire, to_ms
+from .cardinality import DEFAULT_MAX_SERIES_PER_METRIC, parse_duration
 from .collect import Collector
 from .error_handler import ErrorHandler, default_error_handler
 from .meta_metrics import (API_CALL_TIMER, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS,
                            NUMBER_OF_FAILED_POINTS, NUMBER_OF_INVALID_POINTS,
                            NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_TOTAL_POINTS, last_points,
-                           meta_registry)
+                           meta_registry, note_folded)
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
 from .durable_buffer import BufferFailed, DurableBuffer, past
@@ -63,10 +64,13 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
     as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP
     timeout, and the bound on the final report of ``stop()``),
-    ``max_buffered_points`` (points kept through an outage), ``compression``,
+    ``max_buffered_points`` (points kept through an outage), ``buffer_dir`` and
+    ``max_buffer_bytes`` (the outage buffer on disk instead), ``compression``,
     ``retry_policy``, ``verify``, ``wire`` ("opentsdb", "remote_write" or
     "influx", with ``influx_database``, ``influx_org``, ``influx_bucket``: see
-    :class:`~apptuit_like.Apptuit`), and for services of several processes ``multiprocess_dir`` (default
+    :class:`~apptuit_like.Apptuit`), ``max_series_per_metric`` (2,000; None: no
+    cap) and ``idle_series_timeout`` (seconds or "1h"; None: off), and for
+    services of several processes ``multiprocess_dir`` (default
     ``APPTUIT_MULTIPROCESS_DIR``), ``gauge_mode`` and ``gauge_modes``: reporters
     sharing the directory send one set of series with exact totals.
 
@@ -100,7 +104,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  timestamp_precision: Optional[str] = None, wire: Optional[str] = None,
                  influx_database: Optional[str] = None, influx_org: Optional[str] = None,
                  influx_bucket: Optional[str] = None, buffer_dir: Optional[str] = None,
-                 max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES) -> None:
+                 max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+                 max_series_per_metric: Optional[int] = DEFAULT_MAX_SERIES_PER_METRIC,
+                 idle_series_timeout: Union[None, float, str] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -126,14 +132,17 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._meta_metrics_registry = meta_registry()
         collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
                                       self.client.wire)
-        self._collector, self._meta_collector = collector(), collector()
+        self._collector = collector(max_series_per_metric=max_series_per_metric,
+                                    idle_series_timeout=parse_duration(idle_series_timeout))
+        self._meta_collector = collector()
         directory = multiprocess_dir or os.environ.get(config.MULTIPROCESS_DIR) or None
         self._group = ProcessGroup(directory) if directory else None
         self._merged = Merger(gauge_mode, gauge_modes)
         self._merged_meta = Merger("sum")
         # report_now checks the local registry; in a group the collector renders the
         # merged view, so a checker of its own keeps both caches warm
-        self._checker = self._collector if self._group is None else collector()
+        self._checker = self._collector if self._group is None else collector(
+            max_series_per_metric=max_series_per_metric)
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
         self._own_points = 0   # meta points of the report being sent
         self._taken = 0        # backlog units at the head of the report being sent
@@ -209,13 +218,16 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         ``sent`` and ``failed`` count send attempts of the application's points,
         not the reports' own meta points (a point that failed, was buffered and
         then went out counts in both), ``invalid`` the values
-        skipped, ``buffered`` and ``dropped`` the outage buffer's traffic.
+        skipped, ``buffered`` and ``dropped`` the outage buffer's traffic, ``folded``
+        the registry keys the cardinality guard folds into overflow series now.
         """
         counters = {"sent": NUMBER_OF_SUCCESSFUL_POINTS, "failed": NUMBER_OF_FAILED_POINTS,
                     "invalid": NUMBER_OF_INVALID_POINTS, "buffered": NUMBER_OF_BUFFERED_POINTS,
                     "dropped": NUMBER_OF_DROPPED_POINTS}
-        return {key: self._meta_metrics_registry.counter(name).get_count()
-                for key, name in counters.items()}
+        stats = {key: self._meta_metrics_registry.counter(name).get_count()
+                 for key, name in counters.items()}
+        stats["folded"] = sum(self._collector.guard.folded.values())
+        return stats
 
     def _loop(self) -> None:
         # Cycles run at start + k * interval (monotonic, so they never drift); each
@@ -293,11 +305,14 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             if not lock.acquired:
                 return _NOTHING
             live, archive = group.collect()
-            stamp = group.stamp(archive, given, self._unit, deadline)
             user = self._merged.merge([(w, t, s["user"]) for w, t, s in live],
                                       archive.get("user", {}))
             meta = self._merged_meta.merge([(w, t, s["meta"]) for w, t, s in live],
                                            archive.get("meta", {}))
+            # which keys of an overflowing metric are sent is the group's choice,
+            # kept in the archive, whichever process sends
+            archive["admitted"] = self._collector.admit(user, archive.get("admitted"))
+            stamp = group.stamp(archive, given, self._unit, deadline)
             result = send(user, meta, [row for _, _, s in live for row in s["rows"]], stamp)
         if always:   # this send's own counts, for whoever sends next
             group.write(self._state(registry, rows))
@@ -338,6 +353,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             yield rendered
             invalid += bad
         self._count(NUMBER_OF_INVALID_POINTS, invalid)
+        note_folded(self._meta_metrics_registry, self._collector.guard.folded)
         yield meta
 
     def _handle(self, outcomes: List[Outcome]) -> _Result:

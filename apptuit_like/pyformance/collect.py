@@ -25,6 +25,7 @@ from ..sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
 from ..wire import SKIP, Wire, get_wire
 from . import metrics as dropin
+from .cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
 
 log = logging.getLogger("apptuit_like")
 # Points rendered (about 0.5 ms of work) between GIL hand-overs to application
@@ -224,11 +225,16 @@ class Collector:
     """
 
     def __init__(self, prefix: str, tags: Optional[Dict[str, str]],
-                 sanitize: Sanitizer, wire: Optional[Wire] = None) -> None:
+                 sanitize: Sanitizer, wire: Optional[Wire] = None,
+                 max_series_per_metric: Optional[int] = None,
+                 idle_series_timeout: Optional[float] = None) -> None:
         self.prefix = prefix
         self.tags = tags or {}
         self.sanitize = sanitize
         self.wire = wire or get_wire(None)
+        self.guard = Guard(max_series_per_metric)
+        self.idle = IdleFilter(idle_series_timeout)
+        self._overflow: Dict[tuple, tuple] = {}   # (kind, name): parts of its overflow series
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, tuple] = {}
@@ -256,7 +262,8 @@ class Collector:
         render = self.wire.render
         invalid = 0
         for kind, attr in KINDS:
-            view = self._view(kind, registry, *_snapshot(getattr(registry, attr)))
+            keys, metrics, folded = self.guard.split(kind, *_snapshot(getattr(registry, attr)))
+            view = self._view(kind, registry, *self.idle.active(kind, keys, metrics))
             width = view.width
             step = max(1, _YIELD_POINTS // width)
             for start in range(0, len(view.metrics), step):
@@ -269,7 +276,42 @@ class Collector:
                                   _read(view, start, stop, self._read_failed), tail, out,
                                   view.heads_ok, width)
                 yield out
+            if folded:
+                yield self._render_overflow(kind, registry, folded, tail)
         return invalid
+
+    def admit(self, registry: Any, admitted: Any) -> Dict[str, List[str]]:
+        """Take a process group's admitted keys (see ``Guard.adopt``), split the
+        merged ``registry`` by them, and return the group's choice to keep."""
+        self.guard.adopt(admitted)
+        for kind, attr in KINDS:
+            self.guard.split(kind, *_snapshot(getattr(registry, attr)))
+        return self.guard.overflowing()
+
+    def _render_overflow(self, kind: str, registry: Any, folded: Folded, tail: Any) -> list:
+        """One overflow series per metric name, holding what its folded keys add up to."""
+        out: list = []
+        fields = FIELDS[kind]
+        for name, entries in folded.items():
+            values = []
+            for key, metric in entries:
+                reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
+                try:
+                    values.append(reader(metric))
+                except Exception as err:   # as for any metric: warned once, skipped
+                    self._read_failed(key, err)
+            combined = fold(fields, values)
+            parts = self._overflow.get((kind, name))
+            if parts is None:
+                try:
+                    parts = self._overflow[(kind, name)] = self._parts(name, OVERFLOW_TAGS,
+                                                                       fields)
+                except ValueError:
+                    continue
+            if combined is not None:
+                self.wire.render(parts[0], [parts[1]] * len(fields), combined, tail, out,
+                                 True, len(fields))
+        return out
 
     def _view(self, kind: str, registry: Any, keys: list, metrics: list) -> _KindView:
         """The cached view of a registry dict, rebuilt only when its contents changed;

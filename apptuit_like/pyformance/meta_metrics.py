@@ -1,9 +1,11 @@
 """The reporter's own metrics: their names, the registry holding them, and how
 a report's outcomes are split between the application's points and these."""
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from pyformance import MetricsRegistry
+from pyformance.meters import SimpleGauge
 
+from ..timeseries import encode_metric
 from ..transport import Outcome
 
 NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
@@ -13,6 +15,7 @@ API_CALL_TIMER = "apptuit.reporter.send.time"
 NUMBER_OF_INVALID_POINTS = "apptuit.reporter.points.invalid"
 NUMBER_OF_BUFFERED_POINTS = "apptuit.reporter.points.buffered"
 NUMBER_OF_DROPPED_POINTS = "apptuit.reporter.points.dropped"
+FOLDED_SERIES = "apptuit.reporter.series.folded"
 
 
 def last_points(outcomes: List[Outcome], count: int) -> Tuple[int, int]:
@@ -39,3 +42,14 @@ def meta_registry() -> MetricsRegistry:
         registry.counter(name)
     registry.timer(API_CALL_TIMER)
     return registry
+
+
+def note_folded(registry: MetricsRegistry, folded: Dict[Tuple[str, str], int]) -> None:
+    """Set the gauge of keys folded into overflow series, per metric name (a metric
+    that stopped overflowing shows 0)."""
+    for key, gauge in list(registry._gauges.items()):   # pylint: disable=protected-access
+        if key.startswith(FOLDED_SERIES + "{"):
+            gauge.set_value(0)
+    for (_, name), count in folded.items():
+        key = encode_metric(FOLDED_SERIES, {"metric": name})
+        registry.gauge(key, SimpleGauge()).set_value(count)

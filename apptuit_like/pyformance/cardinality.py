@@ -1,0 +1,211 @@
+"""The cardinality guard: at most ``cap`` series per metric name; the rest fold
+into one series of that metric tagged ``overflow="true"``.
+
+A tag fed from user input (a user id, a raw URL) turns one metric into millions of
+series, which slow or break the TSDB. Past the cap (2,000 by default, as
+OpenTelemetry specifies), the keys of a metric name are not sent one by one:
+their counts and sums are added into the overflow series, so ``sum(metric)``
+stays the exact total. Which keys are kept is stable: the first ``cap`` a
+registry holds, in the order they were created, stay the ones sent.
+
+>>> guard = Guard(2)
+>>> keys = ['m{"u": "1"}', 'm{"u": "2"}', 'm{"u": "3"}', 'm{"u": "4"}', 'n']
+>>> kept, _, folded = guard.split("counter", keys, list(range(5)))
+>>> kept, folded
+(['m{"u": "1"}', 'm{"u": "2"}', 'n'], {'m': [('m{"u": "3"}', 2), ('m{"u": "4"}', 3)]})
+>>> fold(("count",), [(3,), (4,)])
+(7,)
+"""
+import logging
+import time
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from ..wire import SKIP
+
+log = logging.getLogger("apptuit_like")
+
+OVERFLOW_TAGS = {"overflow": "true"}
+DEFAULT_MAX_SERIES_PER_METRIC = 2000
+_SUMMED = frozenset(["count", "sum", "15m_rate", "5m_rate", "1m_rate", "mean_rate"])
+Folded = Dict[str, List[Tuple[str, Any]]]
+Split = Tuple[List[Any], List[Any], Folded]
+
+
+class Guard:
+    """Splits a registry dict's keys into those sent as they are and, per metric
+    name, those folded; remembers the split while the keys stay the same."""
+
+    def __init__(self, cap: Optional[int]) -> None:
+        if cap is not None and (not isinstance(cap, int) or cap < 1):
+            raise ValueError("max_series_per_metric must be a positive integer or None, "
+                             "got %r" % (cap,))
+        self.cap = cap
+        self.folded: Dict[Tuple[str, str], int] = {}   # (kind, metric name): keys folded
+        self._last: Dict[str, Tuple[List[Any], List[Any], Split]] = {}
+        # per metric name, the keys sent as they are: once admitted, always (a merged
+        # view of a process group may list keys in another order each cycle)
+        self._admitted: Dict[str, Set[str]] = {}
+        self._warned: Set[str] = set()
+
+    def split(self, kind: str, keys: List[Any], metrics: List[Any]) -> Split:
+        """(keys kept, their metrics, {metric name: [(key, metric), ...] folded})."""
+        if self.cap is None:
+            return keys, metrics, {}
+        last = self._last.get(kind)
+        if last is not None and last[0] == keys and last[1] == metrics:
+            return last[2]
+        folded: Folded = {}
+        kept_keys: List[Any] = []
+        kept_metrics: List[Any] = []
+        admitted = self._admitted
+        for key, metric in zip(keys, metrics):
+            name = key.partition("{")[0]
+            chosen = admitted.get(name)
+            if chosen is None:
+                chosen = admitted[name] = set()
+            if key not in chosen and len(chosen) < self.cap:
+                chosen.add(key)
+            if key in chosen:
+                kept_keys.append(key)
+                kept_metrics.append(metric)
+            else:
+                folded.setdefault(name, []).append((key, metric))
+        result = (keys, metrics, {}) if not folded else (kept_keys, kept_metrics, folded)
+        self._last[kind] = (keys, metrics, result)
+        self._note(kind, folded)
+        return result
+
+    def adopt(self, admitted: Any) -> None:
+        """Take a group's choice of admitted keys per overflowing metric name (as
+        ``overflowing`` gave it), so that every process sends the same keys."""
+        if self.cap is None or not isinstance(admitted, dict):
+            return
+        for name, keys in admitted.items():
+            if isinstance(name, str) and isinstance(keys, list) and len(keys) <= self.cap:
+                if self._admitted.get(name) != set(keys):
+                    self._admitted[name] = set(keys)
+                    self._last.clear()
+
+    def overflowing(self) -> Dict[str, List[str]]:
+        """The admitted keys of every metric name that overflows now."""
+        names = {name for _, name in self.folded}
+        return {name: sorted(self._admitted[name]) for name in names}
+
+    def _note(self, kind: str, folded: Folded) -> None:
+        for key in [k for k in self.folded if k[0] == kind]:
+            del self.folded[key]
+        for name, entries in folded.items():
+            self.folded[(kind, name)] = len(entries)
+            if name not in self._warned:
+                self._warned.add(name)
+                log.warning("metric %r has more than %d series: the others are sent as one "
+                            "series tagged overflow=\"true\" holding their total "
+                            "(max_series_per_metric; warned once)", name, self.cap)
+
+
+def fold(fields: Sequence[str], values: Sequence[Sequence[Any]]) -> Optional[Tuple[Any, ...]]:
+    """One metric's field values from the field values of many: counts, sums and
+    rates added, min and max combined, the average recomputed; spread and
+    percentiles cannot be combined and are left out. None for gauges, which are
+    dropped past the cap."""
+    if tuple(fields) == ("value",):
+        return None
+    columns = dict(zip(fields, zip(*values))) if values else {f: () for f in fields}
+    out: Dict[str, Any] = {}
+    for field, column in columns.items():
+        numbers = [v for v in column if v is not SKIP and v is not None]
+        if field in _SUMMED:
+            out[field] = sum(numbers)
+        elif field == "max":
+            out[field] = max(numbers) if numbers else SKIP
+        elif field == "min":
+            out[field] = min(numbers) if numbers else SKIP
+        else:
+            out[field] = SKIP
+    if "avg" in out:
+        count = out.get("count") or 0
+        total = out["sum"] if "sum" in out else sum(   # a histogram has no sum field
+            a * c for a, c in zip(columns["avg"], columns["count"])
+            if a is not SKIP and a is not None and c)
+        out["avg"] = total / count if count else 0
+    return tuple(out[field] for field in fields)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any, name: str = "idle_series_timeout") -> Optional[float]:
+    """Seconds from a number or a string such as ``"90s"``, ``"30m"``, ``"1h"``;
+    None stays None (off).
+
+    >>> parse_duration("1h"), parse_duration(90), parse_duration(None)
+    (3600.0, 90.0, None)
+    """
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            seconds = float(text[:-1]) * _UNITS[text[-1]] if text[-1:] in _UNITS \
+                else float(text)
+        elif isinstance(value, bool):
+            raise ValueError
+        else:
+            seconds = float(value)
+    except (ValueError, KeyError, TypeError):
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError("%s must be positive seconds or a duration such as '1h', got %r"
+                         % (name, value))
+    return seconds
+
+
+def _fingerprint(metric: Any) -> Any:
+    """What changes when anything is recorded: a count, or a gauge's value."""
+    values = getattr(metric, "values", None)   # a merged view of a process group
+    if values is not None and not callable(values):
+        return values
+    for getter in ("get_count", "get_value"):
+        method = getattr(metric, getter, None)
+        if method is not None:
+            return method()
+    return object()   # unknown: never equal, never idle
+
+
+class IdleFilter:
+    """Leaves out the keys whose metric has not changed for ``timeout`` seconds; a
+    change brings a key back at the next cycle."""
+
+    def __init__(self, timeout: Optional[float], clock: Any = time.monotonic) -> None:
+        self.timeout = timeout
+        self._clock = clock
+        # per kind, key: (fingerprint, when it last changed)
+        self._seen: Dict[str, Dict[str, Tuple[Any, float]]] = {}
+        self.idle: Dict[str, int] = {}   # per kind: keys left out at the last cycle
+
+    def active(self, kind: str, keys: List[Any], metrics: List[Any]
+               ) -> Tuple[List[Any], List[Any]]:
+        """The keys of ``kind`` (and their metrics) to send this cycle."""
+        if self.timeout is None:
+            return keys, metrics
+        now, timeout = self._clock(), self.timeout
+        seen = self._seen.setdefault(kind, {})
+        kept_keys: List[Any] = []
+        kept_metrics: List[Any] = []
+        for key, metric in zip(keys, metrics):
+            try:
+                mark = _fingerprint(metric)
+            except Exception:   # a callback that raises: send it, and let it be warned
+                mark = object()
+            state = seen.get(key)
+            if state is None or state[0] != mark:
+                seen[key] = (mark, now)
+            elif now - state[1] >= timeout:
+                continue
+            kept_keys.append(key)
+            kept_metrics.append(metric)
+        self.idle[kind] = len(keys) - len(kept_keys)
+        if len(seen) > 2 * len(keys) + 1024:   # forget keys the registry no longer has
+            present = set(keys)
+            self._seen[kind] = {k: v for k, v in seen.items() if k in present}
+        return kept_keys, kept_metrics
