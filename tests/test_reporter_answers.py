@@ -268,7 +268,7 @@ def test_stats_count_sent_failed_and_invalid_points(fake):
     reporter = ApptuitReporter(registry=registry, api_endpoint=fake.endpoint,
                                tags={"env": "test"}, error_handler=None)
     assert reporter.stats() == {"sent": 0, "failed": 0, "invalid": 0, "buffered": 0,
-                                "dropped": 0}
+                                "dropped": 0, "folded": 0}
     reporter.report_now()
     reporter.report_now()
     second = reporter.stats()

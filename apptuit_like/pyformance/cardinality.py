@@ -12,13 +12,13 @@ registry holds, in the order they were created, stay the ones sent.
 >>> keys = ['m{"u": "1"}', 'm{"u": "2"}', 'm{"u": "3"}', 'm{"u": "4"}', 'n']
 >>> kept, _, folded = guard.split("counter", keys, list(range(5)))
 >>> kept, folded
-(['m{"u": "1"}', 'm{"u": "2"}', 'n'], {'m': [('m{"u": "3"}', 2), ('m{"u": "4"}', 3)]})
+(['m{"u": "1"}', 'm{"u": "2"}', 'n'], {'m': (['m{"u": "3"}', 'm{"u": "4"}'], [2, 3])})
 >>> fold(("count",), [(3,), (4,)])
 (7,)
 """
 import logging
 import time
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ..wire import SKIP
 
@@ -27,7 +27,7 @@ log = logging.getLogger("apptuit_like")
 OVERFLOW_TAGS = {"overflow": "true"}
 DEFAULT_MAX_SERIES_PER_METRIC = 2000
 _SUMMED = frozenset(["count", "sum", "15m_rate", "5m_rate", "1m_rate", "mean_rate"])
-Folded = Dict[str, List[Tuple[str, Any]]]
+Folded = Dict[str, Tuple[List[str], List[Any]]]   # metric name: (keys, metrics) folded
 Split = Tuple[List[Any], List[Any], Folded]
 
 
@@ -69,15 +69,19 @@ class Guard:
                 kept_keys.append(key)
                 kept_metrics.append(metric)
             else:
-                folded.setdefault(name, []).append((key, metric))
+                entry = folded.get(name)
+                if entry is None:
+                    entry = folded[name] = ([], [])
+                entry[0].append(key)
+                entry[1].append(metric)
         result = (keys, metrics, {}) if not folded else (kept_keys, kept_metrics, folded)
         self._last[kind] = (keys, metrics, result)
         self._note(kind, folded)
         return result
 
     def adopt(self, admitted: Any) -> None:
-        """Take a group's choice of admitted keys per overflowing metric name (as
-        ``overflowing`` gave it), so that every process sends the same keys."""
+        """Take a group's choice of admitted keys per metric name (as ``shared``
+        gave it), so that every process sends the same keys."""
         if self.cap is None or not isinstance(admitted, dict):
             return
         for name, keys in admitted.items():
@@ -86,16 +90,19 @@ class Guard:
                     self._admitted[name] = set(keys)
                     self._last.clear()
 
-    def overflowing(self) -> Dict[str, List[str]]:
-        """The admitted keys of every metric name that overflows now."""
-        names = {name for _, name in self.folded}
-        return {name: sorted(self._admitted[name]) for name in names}
+    def shared(self) -> Dict[str, List[str]]:
+        """Every metric name's admitted keys, for a process group to keep: the
+        group's earlier choice then holds whichever process sends next, even when
+        a metric went from a few keys to past the cap between two sends."""
+        if self.cap is None:
+            return {}
+        return {name: sorted(keys) for name, keys in self._admitted.items()}
 
     def _note(self, kind: str, folded: Folded) -> None:
         for key in [k for k in self.folded if k[0] == kind]:
             del self.folded[key]
-        for name, entries in folded.items():
-            self.folded[(kind, name)] = len(entries)
+        for name, (keys, _) in folded.items():
+            self.folded[(kind, name)] = len(keys)
             if name not in self._warned:
                 self._warned.add(name)
                 log.warning("metric %r has more than %d series: the others are sent as one "
@@ -103,32 +110,46 @@ class Guard:
                             "(max_series_per_metric; warned once)", name, self.cap)
 
 
-def fold(fields: Sequence[str], values: Sequence[Sequence[Any]]) -> Optional[Tuple[Any, ...]]:
-    """One metric's field values from the field values of many: counts, sums and
-    rates added, min and max combined, the average recomputed; spread and
-    percentiles cannot be combined and are left out. None for gauges, which are
-    dropped past the cap."""
+def fold(fields: Sequence[str], values: Iterable[Sequence[Any]]) -> Optional[Tuple[Any, ...]]:
+    """One metric's field values from the field values of many, read one by one:
+    counts, sums and rates added, min and max combined, the average recomputed;
+    spread and percentiles cannot be combined and are left out. None for gauges,
+    which are dropped past the cap."""
     if tuple(fields) == ("value",):
         return None
-    columns = dict(zip(fields, zip(*values))) if values else {f: () for f in fields}
-    out: Dict[str, Any] = {}
-    for field, column in columns.items():
-        numbers = [v for v in column if v is not SKIP and v is not None]
-        if field in _SUMMED:
-            out[field] = sum(numbers)
-        elif field == "max":
-            out[field] = max(numbers) if numbers else SKIP
-        elif field == "min":
-            out[field] = min(numbers) if numbers else SKIP
-        else:
-            out[field] = SKIP
-    if "avg" in out:
-        count = out.get("count") or 0
-        total = out["sum"] if "sum" in out else sum(   # a histogram has no sum field
-            a * c for a, c in zip(columns["avg"], columns["count"])
-            if a is not SKIP and a is not None and c)
-        out["avg"] = total / count if count else 0
-    return tuple(out[field] for field in fields)
+    index = {field: i for i, field in enumerate(fields)}
+    summed = [i for field, i in index.items() if field in _SUMMED]
+    totals: Dict[int, float] = dict.fromkeys(summed, 0)
+    high = low = SKIP
+    weighted = 0.0   # a histogram's sum, which it does not report: avg times count
+    for row in values:
+        for i in summed:
+            value = row[i]
+            if value is not SKIP and value is not None:
+                totals[i] += value
+        if "max" in index:
+            high = _combine(max, high, row[index["max"]])
+            low = _combine(min, low, row[index["min"]])
+        if "avg" in index and "sum" not in index:
+            avg, count = row[index["avg"]], row[index["count"]]
+            if avg is not SKIP and avg is not None and count:
+                weighted += avg * count
+    out: List[Any] = [SKIP] * len(fields)
+    for i, value in totals.items():
+        out[i] = value
+    if "max" in index:
+        out[index["max"]], out[index["min"]] = high, low
+    if "avg" in index:
+        count = totals[index["count"]]
+        whole = totals[index["sum"]] if "sum" in index else weighted
+        out[index["avg"]] = whole / count if count else 0
+    return tuple(out)
+
+
+def _combine(pick: Any, current: Any, value: Any) -> Any:
+    if value is SKIP or value is None:
+        return current
+    return value if current is SKIP else pick(current, value)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -14,7 +14,7 @@ getters. Field names and order are exactly those of pyformance's
 import logging
 import math
 import time
-from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Sequence, Tuple
 
 from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
@@ -262,8 +262,7 @@ class Collector:
         render = self.wire.render
         invalid = 0
         for kind, attr in KINDS:
-            keys, metrics, folded = self.guard.split(kind, *_snapshot(getattr(registry, attr)))
-            view = self._view(kind, registry, *self.idle.active(kind, keys, metrics))
+            view, folded = self._sent_view(kind, registry, attr)
             width = view.width
             step = max(1, _YIELD_POINTS // width)
             for start in range(0, len(view.metrics), step):
@@ -280,26 +279,35 @@ class Collector:
                 yield self._render_overflow(kind, registry, folded, tail)
         return invalid
 
+    def _folded_values(self, kind: str, registry: Any, keys: List[str], metrics: List[Any]
+                       ) -> Iterator[Tuple]:
+        """Field values of folded metrics, one at a time; a failing read is warned
+        once and skipped."""
+        read_counts = _counts_reader(metrics)
+        if read_counts is not None:
+            yield from zip(read_counts(metrics))
+            return
+        for key, metric in zip(keys, metrics):
+            reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
+            try:
+                yield reader(metric)
+            except Exception as err:   # as for any metric
+                self._read_failed(key, err)
+
     def admit(self, registry: Any, admitted: Any) -> Dict[str, List[str]]:
         """Take a process group's admitted keys (see ``Guard.adopt``), split the
         merged ``registry`` by them, and return the group's choice to keep."""
         self.guard.adopt(admitted)
         for kind, attr in KINDS:
             self.guard.split(kind, *_snapshot(getattr(registry, attr)))
-        return self.guard.overflowing()
+        return self.guard.shared()
 
     def _render_overflow(self, kind: str, registry: Any, folded: Folded, tail: Any) -> list:
         """One overflow series per metric name, holding what its folded keys add up to."""
         out: list = []
         fields = FIELDS[kind]
-        for name, entries in folded.items():
-            values = []
-            for key, metric in entries:
-                reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
-                try:
-                    values.append(reader(metric))
-                except Exception as err:   # as for any metric: warned once, skipped
-                    self._read_failed(key, err)
+        for name, (keys, metrics) in folded.items():
+            values = self._folded_values(kind, registry, keys, metrics)
             combined = fold(fields, values)
             parts = self._overflow.get((kind, name))
             if parts is None:
@@ -312,6 +320,12 @@ class Collector:
                 self.wire.render(parts[0], [parts[1]] * len(fields), combined, tail, out,
                                  True, len(fields))
         return out
+
+    def _sent_view(self, kind: str, registry: Any, attr: str) -> Tuple[_KindView, Folded]:
+        """The view of the keys sent one by one (under the cap, not idle), and the
+        keys folded into overflow series."""
+        keys, metrics, folded = self.guard.split(kind, *_snapshot(getattr(registry, attr)))
+        return self._view(kind, registry, *self.idle.active(kind, keys, metrics)), folded
 
     def _view(self, kind: str, registry: Any, keys: list, metrics: list) -> _KindView:
         """The cached view of a registry dict, rebuilt only when its contents changed;
@@ -394,7 +408,7 @@ class Collector:
         if not all(hasattr(registry, attr) for _, attr in KINDS):
             return
         for kind, attr in KINDS:
-            view = self._view(kind, registry, *_snapshot(getattr(registry, attr)))
+            view, _ = self._sent_view(kind, registry, attr)
             if not view.heads_ok:
                 for key, tags_text in zip(view.keys, view.tags[::view.width]):
                     if tags_text is None:
