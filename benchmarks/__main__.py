@@ -12,8 +12,8 @@ import platform
 import sys
 import time
 
-from benchmarks import (app_impact, cli_send, memory, multiprocess, outage, peers,
-                        query_df, report_cycle, send_throughput, wires)
+from benchmarks import (app_impact, cardinality, cli_send, memory, multiprocess, outage,
+                        peers, query_df, report_cycle, send_throughput, wires)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -81,6 +81,24 @@ def outage_rows(series: int, runs: int) -> list:
             ["normal cycle with the disk buffer on / off, %dk series, CPU us/point"
              % (series // 1000), "%.2f / %.2f" % (cost["up disk"], cost["up memory"]), "", "",
              "%.2fx" % normal, ("unchanged (within 10%)", normal <= 1.10)]]
+
+
+def guard_rows(series: int, runs: int) -> list:
+    got = cardinality.measure(series, runs)
+    per = {name: value / series * 1e6 for name, value in got.items()
+           if not name.startswith("peak") and name != "series"}
+    normal = got["normal, guard on"] / got["normal, guard off"]
+    return [["report cycle, %dk series over 10 metric names: cap 2,000 / no cap, CPU us per "
+             "series offered" % (series // 1000),
+             "%.2f / %.2f" % (per["crowded, cap"], per["crowded, no cap"]), "", "",
+             "%.2fx" % (got["crowded, cap"] / got["crowded, no cap"]), None],
+            ["normal cycle (1,000 series per name), guard on / off, CPU us/series",
+             "%.2f / %.2f" % (per["normal, guard on"], per["normal, guard off"]), "", "",
+             "%.2fx" % normal, ("unchanged (within 10%)", normal <= 1.10)],
+            ["peak RSS, 1M tag sets of one metric offered, cap 2,000 / no cap, MB",
+             "%.0f / %.0f" % (got["peak RSS, 1M tag sets, cap 2000"] / 1e6,
+                              got["peak RSS, 1M tag sets, cap none"] / 1e6), "", "", "",
+             None]]
 
 
 def send_rows(points: int, runs: int) -> list:
@@ -246,6 +264,7 @@ def main(argv=None) -> int:
     steps = [lambda: cycle_rows([1000, 5000] if quick else [1000, 10000, 100000], runs),
              lambda: wire_rows([5000] if quick else [10000, 100000], runs),
              lambda: outage_rows(2000 if quick else 10000, runs),
+             lambda: guard_rows(20000 if quick else 100000, runs),
              lambda: send_rows(50000 if quick else 1000000, runs),
              lambda: cli_rows(20000 if quick else 1000000, min(runs, 3)),
              lambda: impact_rows(5000 if quick else 100000, runs),
