@@ -14,8 +14,9 @@
 """
 import os
 import re
+import socket
 import warnings
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from .errors import ApptuitValueError
@@ -173,3 +174,17 @@ def environ_tags() -> Dict[str, str]:
     """Global tags from ``APPTUIT_TAGS`` (or the deprecated ``APPTUIT_PY_TAGS``)."""
     text = _deprecated_env(TAGS, DEPRECATED_TAGS)
     return parse_tags(text) if text else {}
+
+
+def reporter_tags(tags: Optional[Dict[str, Any]],
+                  disable_host_tag: Optional[bool]) -> Optional[Dict[str, Any]]:
+    """A reporter's tags: ``APPTUIT_TAGS``, overridden by the ones given, plus
+    ``host`` unless disabled (``APPTUIT_DISABLE_HOST_TAG``); None when that leaves
+    none, as apptuit-py has it."""
+    merged: Dict[str, Any] = environ_tags()
+    merged.update(tags or {})
+    if disable_host_tag is None:
+        disable_host_tag = env_flag(DISABLE_HOST_TAG)
+    if not disable_host_tag and merged.get("host") is None:
+        merged["host"] = socket.gethostname()
+    return merged or None

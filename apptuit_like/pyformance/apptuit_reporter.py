@@ -8,10 +8,9 @@ hands each failed batch to the error handler. Nothing raises on that thread.
 import functools
 import logging
 import os
-import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 from pyformance import MetricsRegistry
 from pyformance.reporters.reporter import Reporter
@@ -33,11 +32,11 @@ from .error_handler import ErrorHandler, default_error_handler
 from .meta_metrics import (API_CALL_TIMER, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF_DROPPED_POINTS,
                            NUMBER_OF_FAILED_POINTS, NUMBER_OF_INVALID_POINTS,
                            NUMBER_OF_SUCCESSFUL_POINTS, NUMBER_OF_TOTAL_POINTS, last_points,
-                           meta_registry, note_folded)
+                           meta_registry, note_folded, stats)
 from .merge import Merger, reset, snapshot
 from .multiprocess import ProcessGroup
-from .durable_buffer import BufferFailed, DurableBuffer, past
-from .outage_buffer import OutageBuffer
+from .durable_buffer import BufferFailed, DurableBuffer
+from .outage_buffer import OutageBuffer, fall_back, settle
 from .process_metrics import ProcessMetrics
 
 log = logging.getLogger("apptuit_like")
@@ -123,7 +122,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             retry if retry is not None else retry_count)
         self.retry_count = self.retry_policy.total
         self.prefix = prefix or ""
-        self.tags = _reporter_tags(tags, disable_host_tag)
+        self.tags = config.reporter_tags(tags, disable_host_tag)
         self.error_handler = error_handler
         self.max_buffered_points = max_buffered_points
         self.buffer_dir = buffer_dir or os.environ.get(config.BUFFER_DIR) or None
@@ -221,13 +220,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         skipped, ``buffered`` and ``dropped`` the outage buffer's traffic, ``folded``
         the registry keys the cardinality guard folds into overflow series now.
         """
-        counters = {"sent": NUMBER_OF_SUCCESSFUL_POINTS, "failed": NUMBER_OF_FAILED_POINTS,
-                    "invalid": NUMBER_OF_INVALID_POINTS, "buffered": NUMBER_OF_BUFFERED_POINTS,
-                    "dropped": NUMBER_OF_DROPPED_POINTS}
-        stats = {key: self._meta_metrics_registry.counter(name).get_count()
-                 for key, name in counters.items()}
-        stats["folded"] = sum(self._collector.guard.folded.values())
-        return stats
+        return stats(self._meta_metrics_registry, self._collector.guard.folded)
 
     def _loop(self) -> None:
         # Cycles run at start + k * interval (monotonic, so they never drift); each
@@ -382,31 +375,20 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         return success, failed, errors, status, cls or ApptuitSendException
 
     def _keep(self, outcomes: List[Outcome]) -> None:
-        """Settle the buffer: the backlog units delivered (a prefix) go, the units
-        of every retryable failure stay. A disk buffer that fails falls back to
-        memory, and says so to the error handler."""
-        position = done = 0
-        keep: List[Tuple[int, Sequence[Any]]] = []
-        for outcome in outcomes:
-            size = outcome.success if outcome.ok else len(outcome.points)
-            if outcome.retryable:
-                keep.append((position, outcome.points))
-            elif not keep:
-                done = min(self._taken, position + size)
-            position += size
-        if not (keep or done) or not (self.buffer_dir or self.max_buffered_points):
+        """Settle the buffer (``outage_buffer.settle``); a disk buffer that fails
+        falls back to memory, and says so to the error handler."""
+        if not (self.buffer_dir or self.max_buffered_points):
             return
         try:
-            dropped = self._buffer.settle(self._taken, done, keep)
+            dropped, kept = settle(self._buffer, self._taken, outcomes)
         except BufferFailed as err:
-            units = self._buffer.salvage(done) + past(keep, self._taken)
-            self._buffer = OutageBuffer(self.max_buffered_points)
-            dropped = self._buffer.add(units)
+            self._buffer, dropped, kept = fall_back(self._buffer, self._taken, outcomes,
+                                                    self.max_buffered_points)
             message = "%s; points are kept in memory from now on" % err
             log.warning("ApptuitReporter: %s", message)
             self._call_error_handler(None, 0, 0, [{"datapoint": None, "error": message}])
         self._count(NUMBER_OF_DROPPED_POINTS, dropped)
-        self._count(NUMBER_OF_BUFFERED_POINTS, sum(len(units) for _, units in keep))
+        self._count(NUMBER_OF_BUFFERED_POINTS, kept)
 
     def _call_error_handler(self, outcome: Optional[Outcome], *call: Any) -> None:
         if self.error_handler is None:
@@ -434,16 +416,3 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             lifecycle.warn_fork_once()
         if was_running:
             self.start()
-
-
-def _reporter_tags(tags: Optional[Dict[str, Any]],
-                   disable_host_tag: Optional[bool]) -> Optional[Dict[str, str]]:
-    """APPTUIT_TAGS, overridden by the reporter's tags, plus ``host`` unless disabled;
-    None when that leaves none, as apptuit-py has it."""
-    merged: Dict[str, Any] = config.environ_tags()
-    merged.update(tags or {})
-    if disable_host_tag is None:
-        disable_host_tag = config.env_flag(config.DISABLE_HOST_TAG)
-    if not disable_host_tag and merged.get("host") is None:
-        merged["host"] = socket.gethostname()
-    return merged or None

@@ -1,186 +1,31 @@
 """Registry → rendered points, with every key's series heads computed once.
 
-For each registry key the collector caches the metric object, a reader that
-returns the metric's field values, and the rendered JSON head of each field
-(``prefix + name + "." + field``, sanitized, tags merged) in two parts: the name
-part, shared by every key of a metric, and the key's tags part. A cycle then
-costs a read of each metric and one string join per point.
-
-Readers for pyformance's own classes read their attributes directly (no getter
-calls, no locks taken); subclasses and other registries go through the public
-getters. Field names and order are exactly those of pyformance's
-``dump_metrics()``, so series names match apptuit-py's.
+For each registry key the collector caches the metric object, its reader
+(``readers.py``), and the parts of each field's series as the wire renders them
+(``prefix + name + "." + field``, sanitized, tags merged): the name part, shared
+by every key of a metric, and the key's tags part. A cycle then costs a read of
+each metric and one join per point. The cardinality guard and the idle filter
+(``cardinality.py``) choose which keys are sent one by one.
 """
 import logging
-import math
 import time
 from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Sequence, Tuple
-
-from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
-                               SimpleGauge, Timer)
-from pyformance.stats.samples import ExpDecayingSample
 
 from ..errors import ApptuitValueError
 from ..sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
-from ..wire import SKIP, Wire, get_wire
-from . import metrics as dropin
+from ..wire import Wire, get_wire
 from .cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
+from .readers import (FAST_READERS, FIELDS, KINDS, counts_reader, generic_reader,
+                      warn_failed_read)
 
 log = logging.getLogger("apptuit_like")
+
 # Points rendered (about 0.5 ms of work) between GIL hand-overs to application
 # threads: a thread waiting for the GIL takes it back within 5 ms, so shorter
 # chunks slow the application less and stretch the cycle's wall time more.
 _YIELD_POINTS = 256
 _HAND_OVER = 0.0001   # sleep(0) would often win the GIL straight back
-
-METER_FIELDS = ("count", "15m_rate", "5m_rate", "1m_rate", "mean_rate")
-HISTOGRAM_FIELDS = ("avg", "count", "max", "min", "std_dev", "75_percentile",
-                    "95_percentile", "99_percentile", "999_percentile")
-TIMER_FIELDS = ("avg", "sum", "count", "max", "min", "std_dev") + METER_FIELDS[1:] + (
-    "50_percentile",) + HISTOGRAM_FIELDS[5:]
-FIELDS = {"counter": ("count",), "histogram": HISTOGRAM_FIELDS, "meter": METER_FIELDS,
-          "timer": TIMER_FIELDS, "gauge": ("value",)}
-# pyformance's registry dicts, in dump_metrics() order
-KINDS = (("counter", "_counters"), ("histogram", "_histograms"), ("meter", "_meters"),
-         ("timer", "_timers"), ("gauge", "_gauges"))
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """pyformance's Snapshot percentile of sorted ``values`` (0 when empty)."""
-    length = len(values)
-    if not length:
-        return 0
-    pos = q * (length + 1)
-    if pos < 1:
-        return values[0]
-    if pos >= length:
-        return values[-1]
-    index = int(pos)
-    lower = values[index - 1]
-    return lower + (pos - index) * (values[index] - lower)
-
-
-def quantiles(values: Sequence[float]) -> Tuple:
-    """Median, 75th, 95th, 99th and 99.9th percentiles of sorted ``values``."""
-    return (percentile(values, 0.5), percentile(values, 0.75), percentile(values, 0.95),
-            percentile(values, 0.99), percentile(values, 0.999))
-
-
-def sorted_sample(hist: Histogram) -> Sequence[float]:
-    sample = hist.sample
-    if type(sample) is ExpDecayingSample:
-        return sorted(sample.values.values())
-    return hist.get_snapshot().values
-
-
-def _stddev(hist: Histogram, count: float) -> float:
-    variance = hist.var[1] / (count - 1) if count > 1 else 0
-    return math.sqrt(variance) if variance > 0 else 0.0
-
-
-def mean_rate(meter: Meter) -> float:
-    count = meter.counter
-    elapsed = meter.clock.time() - meter.start_time
-    return count / elapsed if count and elapsed > 0 else 0
-
-
-# The readers below build one tuple each and nothing else: they run for every
-# metric on every cycle, and fewer allocations mean fewer GC passes.
-
-def _read_histogram(hist: Histogram) -> Tuple:
-    count = hist.counter
-    p50, p75, p95, p99, p999 = quantiles(sorted_sample(hist))
-    if not count:   # pyformance's ±2147483647 sentinels are not data
-        return (0, count, SKIP, SKIP, 0, p75, p95, p99, p999)
-    return (hist.sum / count, count, hist.max, hist.min, _stddev(hist, count),
-            p75, p95, p99, p999)
-
-
-def _read_meter(meter: Meter) -> Tuple:
-    return (meter.counter, meter.m15rate.get_rate(), meter.m5rate.get_rate(),
-            meter.m1rate.get_rate(), mean_rate(meter))
-
-
-def _read_timer(timer: Timer) -> Tuple:
-    hist, meter = timer.hist, timer.meter
-    count = hist.counter
-    p50, p75, p95, p99, p999 = quantiles(sorted_sample(hist))
-    if count:
-        avg, high, low, std = hist.sum / count, hist.max, hist.min, _stddev(hist, count)
-    else:
-        avg = std = 0
-        high = low = SKIP
-    return (avg, hist.sum, count, high, low, std, meter.m15rate.get_rate(),
-            meter.m5rate.get_rate(), meter.m1rate.get_rate(), mean_rate(meter),
-            p50, p75, p95, p99, p999)
-
-
-def warn_failed_read(warned: set, key: str, err: Exception) -> None:
-    """A metric (most often a gauge's callback) raised when read: warn once per
-    key in ``warned``, naming it; its values are skipped and counted as invalid."""
-    if key not in warned:
-        warned.add(key)
-        log.warning("reading metric %r failed, its value is skipped (warned once): "
-                    "%s: %s", key, type(err).__name__, err)
-
-
-def _read_gauge(gauge: Gauge) -> Tuple:
-    return (gauge.get_value(),)   # a user callback may raise: _read catches it
-
-
-def _generic_reader(kind: str, registry: Any, key: str) -> Callable[[Any], Tuple]:
-    """Public-getter reader for subclasses: the same dict dump_metrics() builds."""
-    getter = getattr(registry, "_get_%s_metrics" % kind)
-    fields = FIELDS[kind]
-
-    def read(_metric: Any) -> Tuple:
-        values = getter(key)
-        return tuple(values.get(field, SKIP) for field in fields)
-    return read
-
-
-class FieldValues:
-    """A metric whose field values were computed elsewhere (a multi-process
-    merge), in the order of ``FIELDS`` for its kind."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: Tuple[Any, ...] = ()) -> None:
-        self.values = values
-
-
-def _read_counter(counter: Counter) -> Tuple:
-    return (counter.counter,)
-
-
-def _read_folded(read: Callable[[Any], Tuple]) -> Callable[[Any], Tuple]:
-    """``read`` for a drop-in histogram or timer, after it folds pending values."""
-    def folded(metric: Any) -> Tuple:
-        metric.flush()
-        return read(metric)
-    return folded
-
-
-# apptuit_like's drop-in classes keep pyformance's attributes: the same readers
-_FAST_READERS = {Counter: _read_counter, SimpleGauge: lambda g: (g._value,),
-                 CallbackGauge: _read_gauge, Histogram: _read_histogram,
-                 Meter: _read_meter, Timer: _read_timer, FieldValues: lambda f: f.values,
-                 dropin.Counter: _read_counter, dropin.Meter: _read_meter,
-                 dropin.Histogram: _read_folded(_read_histogram),
-                 dropin.Timer: _read_folded(_read_timer)}
-
-
-def _count_attrs(counters: list) -> list:
-    return [counter.counter for counter in counters]
-
-
-def _counts_reader(metrics: list) -> Optional[Callable[[list], list]]:
-    """One call reading the counts of ``metrics`` when all are counters."""
-    kinds = set(map(type, metrics))
-    if kinds == {dropin.Counter}:
-        return dropin.counts
-    return _count_attrs if kinds <= {Counter, dropin.Counter} else None
 
 
 class _KindView:
@@ -199,7 +44,7 @@ class _KindView:
         self.names = names
         self.tags = tags
         self.width = width
-        self.read_counts = _counts_reader(metrics)
+        self.read_counts = counts_reader(metrics)
         self.heads_ok = None not in tags
 
 
@@ -283,12 +128,12 @@ class Collector:
                        ) -> Iterator[Tuple]:
         """Field values of folded metrics, one at a time; a failing read is warned
         once and skipped."""
-        read_counts = _counts_reader(metrics)
+        read_counts = counts_reader(metrics)
         if read_counts is not None:
             yield from zip(read_counts(metrics))
             return
         for key, metric in zip(keys, metrics):
-            reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
+            reader = FAST_READERS.get(type(metric)) or generic_reader(kind, registry, key)
             try:
                 yield reader(metric)
             except Exception as err:   # as for any metric
@@ -372,7 +217,7 @@ class Collector:
         return out, invalid
 
     def _entry(self, kind: str, registry: Any, key: str, metric: Any) -> tuple:
-        reader = _FAST_READERS.get(type(metric)) or _generic_reader(kind, registry, key)
+        reader = FAST_READERS.get(type(metric)) or generic_reader(kind, registry, key)
         try:
             name, tags = decode_metric(key)
             parts = self._parts(name, tags, FIELDS[kind])

@@ -25,7 +25,7 @@ from pyformance.meters import Counter
 
 from ..timeseries import decode_metric, encode_metric
 from ..wire import SKIP
-from .collect import (FieldValues, mean_rate, quantiles, sorted_sample,
+from .readers import (FieldValues, mean_rate, quantiles, sorted_sample,
                       warn_failed_read)
 
 log = logging.getLogger("apptuit_like")

@@ -53,3 +53,13 @@ def note_folded(registry: MetricsRegistry, folded: Dict[Tuple[str, str], int]) -
     for (_, name), count in folded.items():
         key = encode_metric(FOLDED_SERIES, {"metric": name})
         registry.gauge(key, SimpleGauge()).set_value(count)
+
+
+def stats(registry: MetricsRegistry, folded: Dict[Tuple[str, str], int]) -> Dict[str, int]:
+    """The reporter's ``stats()``: its meta counters so far, and the keys folded now."""
+    counters = {"sent": NUMBER_OF_SUCCESSFUL_POINTS, "failed": NUMBER_OF_FAILED_POINTS,
+                "invalid": NUMBER_OF_INVALID_POINTS, "buffered": NUMBER_OF_BUFFERED_POINTS,
+                "dropped": NUMBER_OF_DROPPED_POINTS}
+    out = {key: registry.counter(name).get_count() for key, name in counters.items()}
+    out["folded"] = sum(folded.values())
+    return out

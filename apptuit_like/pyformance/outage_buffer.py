@@ -1,7 +1,10 @@
-"""A bounded, oldest-first store of rendered points that could not be delivered."""
+"""A bounded, oldest-first store of rendered points that could not be delivered,
+and how a send's outcomes settle either buffer (this one, or ``DurableBuffer``)."""
 import threading
 from collections import deque
 from typing import Any, Callable, Deque, Iterator, List, Sequence, Tuple
+
+from .durable_buffer import past
 
 
 class OutageBuffer:
@@ -47,3 +50,39 @@ class OutageBuffer:
 
     def __len__(self) -> int:
         return len(self._points)
+
+
+def _split(outcomes: Sequence[Any], taken: int) -> Tuple[int, List[Tuple[int, Sequence[Any]]]]:
+    """(how many of the ``taken`` leading units are gone for good: delivered, or
+    refused in a way no retry mends; (position, units) of every retryable failure).
+    A failure that stops the send stops it for every later batch, so the units gone
+    are a prefix."""
+    position = done = 0
+    keep: List[Tuple[int, Sequence[Any]]] = []
+    for outcome in outcomes:
+        size = outcome.success if outcome.ok else len(outcome.points)
+        if outcome.retryable:
+            keep.append((position, outcome.points))
+        elif not keep:
+            done = min(taken, position + size)
+        position += size
+    return done, keep
+
+
+def settle(buffer: Any, taken: int, outcomes: Sequence[Any]) -> Tuple[int, int]:
+    """After a send whose first ``taken`` units came from ``buffer``: (units
+    dropped to stay bounded, units kept for a later try)."""
+    done, keep = _split(outcomes, taken)
+    if not (keep or done):
+        return 0, 0
+    return buffer.settle(taken, done, keep), sum(len(units) for _, units in keep)
+
+
+def fall_back(failing: Any, taken: int, outcomes: Sequence[Any], max_points: int
+              ) -> Tuple["OutageBuffer", int, int]:
+    """A buffer in memory holding what ``failing`` (a disk buffer that cannot be
+    written) still holds and this send's new failures: (it, dropped, kept)."""
+    done, keep = _split(outcomes, taken)
+    buffer = OutageBuffer(max_points)
+    dropped = buffer.add(failing.salvage(done) + past(keep, taken))
+    return buffer, dropped, sum(len(units) for _, units in keep)
