@@ -29,6 +29,21 @@ def vm(tmp_path_factory):
 
 
 @pytest.fixture
+def own_vm():
+    """A VictoriaMetrics of the test's own, which it may kill and start again."""
+    server = start_own_vm()
+    yield server
+    server.stop()
+
+
+def start_own_vm():
+    try:
+        return VictoriaMetrics()
+    except FileNotFoundError:
+        pytest.fail(VM_MISSING, pytrace=False)
+
+
+@pytest.fixture
 def fake():
     server = FakeApptuit()
     yield server

@@ -21,26 +21,13 @@ from pyformance.meters import CallbackGauge
 
 from apptuit_like import RetryPolicy
 from apptuit_like.pyformance import ApptuitReporter
-from apptuit_like.testing import LocalVictoriaMetrics
 from apptuit_like.timeseries import encode_metric
 from faults import FaultProxy
-from servers import VM_MISSING
 
 pytestmark = pytest.mark.slow   # about 40 s: the default Python's run only
 BOUND = 20.0   # seconds any phase may take before the test calls it stuck
 FAULTS = [("reset", r"reset|aborted|closed"), ("blackhole", r"timed out"),
           ("slow", r"timed out"), ("close_mid_answer", r"aborted|closed|connection|broken")]
-
-
-@pytest.fixture
-def own_vm():
-    """A VictoriaMetrics of this test's own: it gets killed."""
-    try:
-        vm = LocalVictoriaMetrics()
-    except FileNotFoundError:
-        pytest.fail(VM_MISSING, pytrace=False)
-    yield vm
-    vm.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from receivers import LocalInfluxDB, LocalPrometheus, start
-from servers import VM_MISSING, VictoriaMetrics
+from conftest import start_own_vm
 from test_readme import BLOCK
 
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "backends.md"
@@ -18,10 +18,7 @@ DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "backends.md"
 @pytest.fixture
 def ports():
     """Servers of this test's own: the docs' series names are fixed."""
-    try:
-        vm = VictoriaMetrics()
-    except FileNotFoundError:
-        pytest.fail(VM_MISSING, pytrace=False)
+    vm = start_own_vm()
     prometheus, influx = start(LocalPrometheus), start(LocalInfluxDB)
     yield {"localhost:9090": prometheus, "localhost:8428": vm, "localhost:8086": influx}
     for server in (prometheus, influx, vm):

@@ -21,7 +21,6 @@ from pyformance import MetricsRegistry
 from apptuit_like import ApptuitValueError
 from apptuit_like.pyformance import ApptuitReporter
 from apptuit_like.pyformance.durable_buffer import FILE, DurableBuffer
-from servers import VM_MISSING, VictoriaMetrics
 
 NOBODY = 65534
 
@@ -32,16 +31,6 @@ def record(**row):
     if folder:
         with open(os.path.join(folder, "restarts.jsonl"), "a") as out:
             out.write(json.dumps(row) + "\n")
-
-
-@pytest.fixture
-def own_vm():
-    try:
-        vm = VictoriaMetrics()
-    except FileNotFoundError:
-        pytest.fail(VM_MISSING, pytrace=False)
-    yield vm
-    vm.stop()
 
 
 def test_bounded_in_bytes_oldest_dropped_first_and_counted(tmp_path):
