@@ -18,7 +18,6 @@ from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, T
 
 from .errors import ApptuitValueError
 
-COMPRESSIONS = ("gzip", "deflate", None)
 _SLICE = 2048   # points per compressed slice
 MAX_SECONDS = 1e10   # 2286-11-20: anything larger is milliseconds (or worse)
 MAX_MILLIS = 1e13    # the same instant in milliseconds
@@ -226,10 +225,3 @@ def encode_body(points: Sequence[str], method: Optional[str]) -> bytes:
     parts.append(compressor.compress(b"]"))
     parts.append(compressor.flush())
     return b"".join(parts)
-
-
-def check_compression(method: Optional[str]) -> Optional[str]:
-    if method not in COMPRESSIONS:
-        raise ApptuitValueError("Invalid compression %r: use 'gzip', 'deflate' or None"
-                                % (method,))
-    return method

@@ -69,8 +69,10 @@ class Wire:
 
     def check_compression(self, compression: Optional[str]) -> Optional[str]:
         if compression not in self.compressions:
+            choices = [repr(c) for c in self.compressions]
             raise ApptuitValueError("Invalid compression %r for the %s wire: use %s" % (
-                compression, self.name, " or ".join(repr(c) for c in self.compressions)))
+                compression, self.name, " or ".join([", ".join(choices[:-1]), choices[-1]])
+                if len(choices) > 1 else choices[0]))
         return compression
 
 
