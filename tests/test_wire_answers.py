@@ -54,12 +54,12 @@ def test_429_and_5xx_are_retried_after_retry_after_other_4xx_never(fake):
 
 def test_influx_1_writes_lines_with_database_and_ms_precision(fake):
     client = Apptuit(api_endpoint=fake.endpoint, wire="influx", influx_database="ops",
-                     token="user:pass")
+                     token="a.jwt.token")
     client.send([DataPoint("http.latency", {"route": "/a b", "code": "2,00"}, 1700000000, 3),
                  DataPoint("queue", {"name": "x=y"}, 1700000000123, 0.5)])
     (request,) = fake.requests
     assert request["path"] == "/write?db=ops&precision=ms"
-    assert request["headers"]["Authorization"] == "Bearer user:pass"
+    assert request["headers"]["Authorization"] == "Bearer a.jwt.token"
     assert gzip.decompress(request["raw"]).decode() == (
         "http,code=2\\,00,route=/a\\ b latency=3.0 1700000000000\n"
         "queue,name=x\\=y value=0.5 1700000000123\n")

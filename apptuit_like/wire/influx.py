@@ -68,7 +68,8 @@ class InfluxWire(Wire):
         return endpoint + "/write?" + urlencode(dict(query, precision="ms"))
 
     def auth_header(self, token: str) -> str:
-        # InfluxDB 2 takes "Token"; 1.x takes it too for "user:password" tokens
+        # InfluxDB 2 takes an API token as "Token"; 1.x a JWT as "Bearer" (its
+        # user and password go as basic auth, from the URL or ~/.netrc)
         return ("Token " if self.bucket else "Bearer ") + token
 
     def field_parts(self, name: str, fields: Sequence[str], sanitize: Any) -> Tuple[Any, ...]:
