@@ -66,8 +66,9 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
     """pyformance's Counter; ``inc()`` by the default 1 takes no lock.
 
     Unit increments are counted by an ``itertools.count``, which a read advances
-    too: the reads so far are subtracted. ``counter`` stays pyformance's
-    attribute, read and written through a property.
+    too; each read takes one off the rest of the count to make up for its own
+    step. ``counter`` stays pyformance's attribute, read and written through a
+    property.
 
     >>> counter = Counter()
     >>> counter.inc(); counter.inc(); counter.inc(2.5); counter.dec()
@@ -80,8 +81,8 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
     def __init__(self) -> None:  # pylint: disable=super-init-not-called
         self.lock = threading.Lock()
         self._units = itertools.count()
-        self._reads = 0   # values of _units taken by reads, not by inc()
-        self._rest: float = 0   # every change but the unit increments
+        # every change but the unit increments, less one for each read's step
+        self._rest: float = 0
 
     if _ATOMIC_NEXT:
         def inc(self, val: float = _ONE) -> None:
@@ -105,11 +106,11 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
     def get_count(self) -> float:
         """The current count (pyformance's method)."""
         with self.lock:
-            return self._rest + self._unit_total()
+            return self._read()
 
     def _set_count(self, value: float) -> None:
-        with self.lock:
-            self._rest = value - self._unit_total()
+        with self.lock:   # the next step of _units is then value - _rest: the count
+            self._rest = value - next(self._units) - 1
 
     counter = property(get_count, _set_count, doc="The current count (pyformance's attribute).")
 
@@ -117,11 +118,12 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
         """Reset the count to 0 (pyformance's method)."""
         self._set_count(0)
 
-    def _unit_total(self) -> int:
-        """The unit increments so far; the caller holds the lock."""
-        taken = next(self._units) - self._reads
-        self._reads += 1
-        return taken
+    def _read(self) -> float:
+        """The count; the caller holds the lock."""
+        rest = self._rest
+        value: float = rest + next(self._units)
+        self._rest = rest - 1
+        return value
 
 
 def counts(counters: List[Counter]) -> List[float]:
@@ -136,15 +138,15 @@ def counts(counters: List[Counter]) -> List[float]:
     out: List[float] = []
     append = out.append
     for counter in counters:
-        # Counter._unit_total, inlined; acquire() and release() as calls, a third
+        # Counter._read, inlined; acquire() and release() as calls, a third
         # cheaper than `with`: unit increments never wait on this lock, so a GIL
         # hand-over right after acquire() queues no application thread behind it
         lock = counter.lock
         lock.acquire()
         try:
-            units = next(counter._units) - counter._reads
-            counter._reads += 1
-            append(counter._rest + units)
+            rest = counter._rest
+            append(rest + next(counter._units))
+            counter._rest = rest - 1
         finally:
             lock.release()
     return out
