@@ -336,7 +336,6 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
         meta, _ = self._meta_collector.collect(own_registry, timestamp)
         self._own_points = len(meta)
-        self._taken = 0
         for chunk in self._buffer.backlog(stopped):
             self._taken += len(chunk)
             yield chunk
