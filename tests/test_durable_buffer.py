@@ -306,11 +306,13 @@ def test_a_gunicorn_service_recycling_workers_through_an_outage_loses_nothing(
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-    (points,) = own_vm.series('orders_count{test="%s"}' % uid).values()
+    (points,) = own_vm.series('orders_count{test="%s"}' % uid, millis=True).values()
     values = [value for _, value in points]
-    during = [value for stamp, value in points if outage_began <= stamp <= outage_ended]
+    during = [value for stamp, value in points
+              if outage_began * 1000 <= stamp <= outage_ended * 1000]
     assert values[-1] == 300 and values == sorted(values)
     assert len(during) >= 3   # the outage's cycles, delivered from the buffer
+    assert len({stamp for stamp, _ in points}) == len(points)   # none sent twice
     record(scenario="gunicorn -w 2 --max-requests 40, 300 requests during the outage",
            reported=len(during), stored=len(during), missing=0,
            twice=len(points) - len({stamp for stamp, _ in points}), total=values[-1])
