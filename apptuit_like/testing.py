@@ -48,6 +48,17 @@ def free_port() -> int:
         return port
 
 
+def end_process(process: "subprocess.Popen[bytes]", grace: float) -> None:
+    """Terminate ``process`` if it still runs; kill it after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class LocalVictoriaMetrics:
     """Starts ``victoria-metrics`` on loopback; ``stop()`` ends it and cleans up.
 
@@ -133,13 +144,7 @@ class LocalVictoriaMetrics:
 
     def stop(self) -> None:
         """Terminate the server and remove its data directory if it made it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, 10)
         self._log.close()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

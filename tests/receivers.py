@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import requests
 
-from apptuit_like.testing import free_port
+from apptuit_like.testing import end_process, free_port
 
 INSTALL = ("The {what} binary `{binary}` is not installed: `apt-get install -y {package}` "
            "(Debian), or run the README's test command, `bash tests/run.sh`, which "
@@ -68,13 +68,8 @@ class LocalReceiver:
         self._start()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process, 30)
         self._log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
