@@ -358,3 +358,25 @@ def test_vmagent_in_front_of_victoriametrics_keeps_every_point_through_its_resta
     finally:
         agent.terminate()
         agent.wait(30)
+
+
+def test_a_fork_gives_each_process_a_connection_of_its_own(tmp_path):
+    """A SQLite connection must not cross a fork: it is closed before one, and the
+    parent and the child each open their own when they next need it."""
+    buffer = DurableBuffer(str(tmp_path), "opentsdb", 10 ** 6)
+    buffer.settle(0, 0, [(0, ["a", "b"])])
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            inherited = buffer._connection
+            buffer.settle(0, 0, [(0, ["c"])])   # through a connection of the child's own
+            buffer.close()
+            code = 0 if inherited is None and len(list(DurableBuffer(
+                str(tmp_path), "opentsdb", 10 ** 6).backlog(lambda: False))[0]) == 3 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    buffer.settle(0, 0, [(0, ["d"])])
+    assert list(buffer.backlog(lambda: False)) == [["a", "b", "c", "d"]]

@@ -29,7 +29,8 @@ import sqlite3
 import struct
 import threading
 import time
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+import weakref
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ApptuitValueError
 from .private_dir import open_private, private_directory
@@ -70,7 +71,15 @@ class DurableBuffer:
         self.max_bytes = max_bytes
         self._taken: List[int] = []   # row ids given out by the last backlog()
         self._lock = threading.Lock()
-        self._db = self._open()
+        self._connection: Optional[sqlite3.Connection] = self._open()
+        _OPEN.add(self)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, opened again after a fork closed it (see _before_fork)."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
 
     def __repr__(self) -> str:
         return "DurableBuffer(%r, wire=%r)" % (self.path, self.wire)
@@ -120,7 +129,16 @@ class DurableBuffer:
             return int(self._db.execute("SELECT count(*) FROM units").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except sqlite3.Error:
+                pass
+            self._connection = None
 
     def backlog(self, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
         """Stored units, oldest first, in chunks, until ``stopped()`` says the
@@ -226,6 +244,31 @@ class DurableBuffer:
             last = row_id
         self._db.execute("DELETE FROM units WHERE id <= ?", (last,))
         return dropped
+
+
+# A connection must not cross a fork: a child closing its copy may checkpoint the
+# WAL and remove it under the parent. So the connections close before any fork
+# (waiting for an operation under way) and each process opens its own when next
+# needed.
+_OPEN: "weakref.WeakSet[DurableBuffer]" = weakref.WeakSet()
+_HELD: List[DurableBuffer] = []
+
+
+def _before_fork() -> None:
+    for buffer in list(_OPEN):
+        buffer._lock.acquire()   # pylint: disable=protected-access
+        _HELD.append(buffer)
+        buffer._disconnect()   # pylint: disable=protected-access
+
+
+def _after_fork() -> None:
+    while _HELD:
+        _HELD.pop()._lock.release()   # pylint: disable=protected-access
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                        after_in_child=_after_fork)
 
 
 def _readable_rows(path: str) -> List[Tuple[str, str, bytes, int]]:
