@@ -101,8 +101,6 @@ class Apptuit:
         if verify is False:   # a CA bundle path is verification too
             log.warning("TLS certificate verification is off for %s (verify=False): "
                         "anyone on the path can read the token and the data", self.endpoint)
-        if self.wire.compressions == ("snappy",):   # the only one remote write allows
-            compression = "snappy"
         self._json = self.wire.name == "opentsdb"
         self.transport = Transport(self.put_apiurl, token,
                                    self.wire.check_compression(compression), verify, self.wire)

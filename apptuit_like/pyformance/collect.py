@@ -16,8 +16,7 @@ from ..sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
 from ..wire import Wire, get_wire
 from .cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
-from .readers import (FAST_READERS, FIELDS, KINDS, counts_reader, generic_reader,
-                      warn_failed_read)
+from .readers import FIELDS, KINDS, counts_reader, reader_for, warn_failed_read
 
 log = logging.getLogger("apptuit_like")
 
@@ -133,7 +132,7 @@ class Collector:
             yield from zip(read_counts(metrics))
             return
         for key, metric in zip(keys, metrics):
-            reader = FAST_READERS.get(type(metric)) or generic_reader(kind, registry, key)
+            reader = reader_for(kind, registry, key, metric)
             try:
                 yield reader(metric)
             except Exception as err:   # as for any metric
@@ -217,7 +216,7 @@ class Collector:
         return out, invalid
 
     def _entry(self, kind: str, registry: Any, key: str, metric: Any) -> tuple:
-        reader = FAST_READERS.get(type(metric)) or generic_reader(kind, registry, key)
+        reader = reader_for(kind, registry, key, metric)
         try:
             name, tags = decode_metric(key)
             parts = self._parts(name, tags, FIELDS[kind])

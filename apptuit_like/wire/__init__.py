@@ -33,7 +33,6 @@ class Wire:
     content_type = ""
     millis = True
     compressions: Tuple[Optional[str], ...] = ("gzip", None)
-    default_compression: Optional[str] = "gzip"
     extra_headers: Dict[str, str] = {}
 
     def url(self, endpoint: str) -> str:
@@ -68,6 +67,7 @@ class Wire:
         raise NotImplementedError
 
     def check_compression(self, compression: Optional[str]) -> Optional[str]:
+        """The compression the wire's bodies use, given the one asked for."""
         if compression not in self.compressions:
             choices = [repr(c) for c in self.compressions]
             raise ApptuitValueError("Invalid compression %r for the %s wire: use %s" % (

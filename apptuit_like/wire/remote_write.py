@@ -71,8 +71,11 @@ class RemoteWriteWire(Wire):
     name = "remote_write"
     content_type = "application/x-protobuf"
     compressions = ("snappy",)
-    default_compression = "snappy"
     extra_headers = {"X-Prometheus-Remote-Write-Version": "0.1.0"}
+
+    def check_compression(self, compression: Optional[str]) -> Optional[str]:
+        """Always snappy, which the protocol requires: ``compression`` is ignored."""
+        return "snappy"
 
     def url(self, endpoint: str) -> str:
         """The remote-write URL as given; a bare ``http://host:port`` gets
