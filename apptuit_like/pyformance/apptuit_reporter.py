@@ -150,8 +150,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             lifecycle.track(self, lifecycle.grouped)
 
     def _reset_state(self) -> None:
-        """Locks, buffer and thread: fresh at creation and in a forked child (whose
-        inherited SQLite connection is left alone: using it would be unsafe)."""
+        """Locks, buffer and thread: fresh at creation and in a forked child (a disk
+        buffer's connection is closed before any fork: see durable_buffer)."""
         self._buffer: Any = OutageBuffer(self.max_buffered_points)
         if self.buffer_dir:
             self._buffer = DurableBuffer(self.buffer_dir, self.client.wire.name,
