@@ -1,3 +1,6 @@
+# tests/apps holds the applications the integration tests serve, not tests
+collect_ignore = ["apps"]
+
 import uuid
 
 import pytest

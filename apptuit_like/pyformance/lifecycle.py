@@ -29,7 +29,7 @@ def track(reporter: Any, into: "weakref.WeakSet[Any]") -> None:
     with _hooks_lock:
         into.add(reporter)
         if not _hooks_installed:
-            atexit.register(_stop_all)
+            atexit.register(stop_all)
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_restart_in_child)
             _hooks_installed = True
@@ -40,7 +40,8 @@ def untrack(reporter: Any) -> None:
         running.discard(reporter)
 
 
-def _stop_all() -> None:
+def stop_all() -> None:
+    """Stop every running reporter: each sends its final report."""
     for reporter in list(running):
         reporter.stop()
 
@@ -61,8 +62,8 @@ def _flush_at_multiprocessing_exit() -> None:
     from multiprocessing import util
 
     def add_finalizer(_: object) -> None:
-        util.Finalize(None, _stop_all, exitpriority=10)
-    util.register_after_fork(_stop_all, add_finalizer)
+        util.Finalize(None, stop_all, exitpriority=10)
+    util.register_after_fork(stop_all, add_finalizer)
 
 
 _fork_warned_in: Optional[int] = None   # the pid that warned, once per process

@@ -1,0 +1,71 @@
+"""ASGI middleware: HTTP requests counted and timed until the app has sent the
+last of the body; lifespan and websocket traffic pass untouched.
+
+The route template is what the app's router left in the scope: Starlette and
+FastAPI put the matched route in ``scope["route"]`` (its ``path_format``,
+``/orders/{id}``); another framework may put the template there as a string,
+and a plain app may pass ``route=``, a function of the scope.
+"""
+from typing import Any, Awaitable, Callable, MutableMapping, Optional
+
+from .http_metrics import HttpMetrics
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class ApptuitASGIMiddleware:
+    """Wraps an ASGI app; for FastAPI or Starlette, one line:
+    ``app.add_middleware(ApptuitASGIMiddleware, registry=registry)``.
+
+    >>> import asyncio
+    >>> from apptuit_like.pyformance import MetricsRegistry
+    >>> async def app(scope, receive, send):
+    ...     await send({"type": "http.response.start", "status": 404, "headers": []})
+    ...     await send({"type": "http.response.body", "body": b""})
+    >>> async def send(message):
+    ...     pass
+    >>> registry = MetricsRegistry()
+    >>> asyncio.run(ApptuitASGIMiddleware(app, registry)(
+    ...     {"type": "http", "method": "GET", "path": "/nowhere"}, None, send))
+    >>> registry.counter('http.server.requests{"method": "GET", "route": "unmatched", '
+    ...                  '"status": "4xx"}').get_count()
+    1
+
+    Options as :class:`~apptuit_like.integrations.http_metrics.HttpMetrics` takes them
+    (``prefix``, ``status_codes``).
+    """
+
+    def __init__(self, app: ASGIApp, registry: Any = None, *,
+                 route: Optional[Callable[[Scope], Optional[str]]] = None,
+                 **options: Any) -> None:
+        self.app = app
+        self.metrics = HttpMetrics(registry, **options)
+        self.route = route or route_of
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        metrics, status = self.metrics, None
+        started = metrics.start()
+
+        async def send_noting_status(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, send_noting_status)
+        except BaseException as error:
+            metrics.finish(started, scope["method"], self.route(scope), None, error)
+            raise
+        metrics.finish(started, scope["method"], self.route(scope), status)
+
+
+def route_of(scope: Scope) -> Optional[str]:
+    """The template of the route that served ``scope``, None when none matched."""
+    route = scope.get("route")
+    if route is None or isinstance(route, str):
+        return route
+    return getattr(route, "path_format", None) or getattr(route, "path", None)

@@ -1,0 +1,154 @@
+"""The web and worker integrations in real frameworks under real servers, read
+back from VictoriaMetrics.
+
+Each app in tests/apps builds its reporter at import as a user's module would and
+serves the same routes: /orders/{id}, POST /orders, /boom (raises ValueError),
+/stream (three chunks, 0.15 s), anything else a 404. Several worker processes
+share APPTUIT_MULTIPROCESS_DIR, so the stored totals must be exact however the
+server spreads the requests.
+"""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from apptuit_like.testing import free_port
+from test_multiprocess_servers import stop, wait_for_port
+
+pytestmark = pytest.mark.slow
+APPS = pathlib.Path(__file__).parent / "apps"
+LOAD = [("GET", "/orders/%d", 20, "/orders/{id}", "2xx"),
+        ("POST", "/orders", 6, "/orders", "2xx"),
+        ("GET", "/boom", 5, "/boom", "5xx"),
+        ("GET", "/stream", 3, "/stream", "2xx"),
+        ("GET", "/nowhere/%d", 4, "unmatched", "4xx")]
+EXPECTED = {(method, route, status): n for method, _, n, route, status in LOAD}
+BOUND = 15.0   # seconds for the stored series to show the load
+
+
+@pytest.fixture
+def serve(vm, uid, tmp_path):
+    """Start a server command over tests/apps; it is killed at the end if still up."""
+    env = dict(os.environ, TEST_UID=uid, APPTUIT_API_ENDPOINT=vm.put_endpoint,
+               APPTUIT_MULTIPROCESS_DIR=str(tmp_path / "metrics"),
+               TEST_BROKER_DIR=str(tmp_path / "broker"),
+               PYTHONPATH=os.pathsep.join([str(APPS), os.environ.get("PYTHONPATH", "")]))
+    (tmp_path / "broker").mkdir()
+    started = []
+
+    def start(args, port=None):
+        process = subprocess.Popen(args, cwd=str(tmp_path), env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        started.append(process)
+        if port:
+            wait_for_port(port, process)
+        return process
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def drive(port):
+    """The LOAD, one request at a time; every answer must be the one expected. Each
+    on a connection of its own: uvicorn closes one after an exception."""
+    for method, path, n, _, status in LOAD:
+        for i in range(n):
+            url = "http://127.0.0.1:%d%s" % (port, path.replace("%d", str(i)))
+            answer = requests.request(method, url, timeout=30)
+            assert "%dxx" % (answer.status_code // 100) == status, (url, answer.text)
+
+
+def stored(vm, uid, metric, by=("method", "route", "status")):
+    """{tag values: newest value} of this test's series of ``metric``."""
+    return {tuple(dict(tags)[key] for key in by): points[-1][1] for (_, tags), points
+            in vm.series('%s{test="%s"}' % (metric, uid)).items()}
+
+
+def wait_for(vm, uid, metric, expected, by=("method", "route", "status")):
+    """The stored values of ``metric`` once they equal ``expected`` (or at BOUND)."""
+    deadline = time.monotonic() + BOUND
+    while True:
+        found = stored(vm, uid, metric, by)
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+def assert_requests_recorded(vm, uid):
+    """Counts by method, route template and status class, durations, exceptions by
+    type and nothing left in flight, all exact across the workers."""
+    assert wait_for(vm, uid, "http_server_requests_count", EXPECTED) == EXPECTED
+    assert stored(vm, uid, "http_server_request_duration_count") == EXPECTED
+    assert stored(vm, uid, "http_server_exceptions_count",
+                  ("method", "route", "exception")) == {("GET", "/boom", "ValueError"): 5}
+    fastest_stream = stored(vm, uid, "http_server_request_duration_min")[
+        "GET", "/stream", "2xx"]
+    assert fastest_stream >= 0.15   # timed to the end of the body, not its first byte
+    in_flight = stored(vm, uid, "http_server_active_requests_value", ("worker_id",))
+    assert in_flight and sum(in_flight.values()) == 0, in_flight
+
+
+def gunicorn(port, app, workers=2):
+    return [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:%d" % port, "-w",
+            str(workers), "--graceful-timeout", "20", app]
+
+
+def uvicorn(port, app, workers=2):
+    return [sys.executable, "-m", "uvicorn", "--workers", str(workers), "--port", str(port),
+            app]
+
+
+@pytest.mark.parametrize("app", ["flask_app:app", "django_app:app", "raw_app:wsgi_app"])
+def test_wsgi_apps_under_gunicorn(vm, uid, serve, app):
+    port = free_port()
+    server = serve(gunicorn(port, app), port)
+    drive(port)
+    assert_requests_recorded(vm, uid)
+    stop(server, signal.SIGTERM)
+    assert stored(vm, uid, "http_server_requests_count") == EXPECTED
+
+
+@pytest.mark.parametrize("app", ["fastapi_app:app", "raw_app:asgi_app"])
+def test_asgi_apps_under_uvicorn(vm, uid, serve, app):
+    port = free_port()
+    server = serve(uvicorn(port, app), port)
+    drive(port)
+    assert_requests_recorded(vm, uid)
+    stop(server, signal.SIGINT)
+    assert stored(vm, uid, "http_server_requests_count") == EXPECTED
+
+
+SENT = {"orders.ship": 20, "orders.fail": 5, "orders.flaky": 4}   # flaky retries once
+TASKS = {("orders.ship", "success"): 20, ("orders.fail", "failure"): 5,
+         ("orders.flaky", "retry"): 4, ("orders.flaky", "success"): 4}
+
+
+@pytest.mark.parametrize("recycle", [[], ["--max-tasks-per-child", "3"]],
+                         ids=["children-kept", "children-recycled"])
+def test_celery_prefork_worker_counts_tasks_by_outcome(vm, uid, serve, tmp_path, recycle):
+    from celery import Celery
+    worker = serve([sys.executable, "-m", "celery", "-A", "celery_app", "worker",
+                    "--pool", "prefork", "--concurrency", "2", "--loglevel", "warning"]
+                   + recycle)
+    folder = str(tmp_path / "broker")
+    sender = Celery("sender", broker="filesystem://")
+    sender.conf.broker_transport_options = {"data_folder_in": folder,
+                                            "data_folder_out": folder}
+    for task, n in SENT.items():
+        for i in range(n):
+            sender.send_task(task, args=(i,))
+    by = ("task", "outcome")
+    assert wait_for(vm, uid, "celery_tasks_count", TASKS, by) == TASKS
+    assert stored(vm, uid, "celery_task_runtime_count", by) == TASKS
+    assert stored(vm, uid, "celery_task_exceptions_count", ("task", "exception")) == {
+        ("orders.fail", "KeyError"): 5}
+    stop(worker, signal.SIGTERM)
+    assert stored(vm, uid, "celery_tasks_count", by) == TASKS
