@@ -12,8 +12,8 @@ import platform
 import sys
 import time
 
-from benchmarks import (app_impact, cardinality, cli_send, memory, multiprocess, outage,
-                        peers, query_df, report_cycle, send_throughput, wires)
+from benchmarks import (app_impact, cardinality, cli_send, memory, middleware, multiprocess,
+                        outage, peers, query_df, report_cycle, send_throughput, wires)
 from benchmarks.null_sink import NullSink
 from benchmarks.timing import cpu_seconds, interleaved
 
@@ -139,6 +139,19 @@ def memory_rows(series: int, runs: int) -> list:
              ("< 50 MB", got["ours"] < 50e6)]]
 
 
+def middleware_rows(requests: int, runs: int) -> list:
+    rows = []
+    for kind, got in middleware.measure(requests, runs).items():
+        ours, theirs = (got[name] - got["bare"] for name in ("apptuit_like",
+                                                             "prometheus_client"))
+        rows.append(["%s middleware, CPU us added per request (apptuit 2.4.2 column: "
+                     "prometheus_client doing the same job)" % kind.upper(),
+                     "%.2f" % (ours * 1e6), "%.2f" % (theirs * 1e6),
+                     "%.2f (bare app)" % (got["bare"] * 1e6), "%.1fx cheaper" % (theirs / ours),
+                     ("< 10 us", ours < 10e-6)])
+    return rows
+
+
 def query_rows(series: int, points: int, runs: int) -> list:
     body = query_df.answer(series, points)
     ours = query_df.measure(query_df.ours(body), runs)
@@ -233,6 +246,11 @@ workers of one service do; each publishes its state every cycle, and the sender
 merges the four states and sends the result. Its floor is one process reporting
 the same series alone, the two taking turns run by run.
 
+The middleware rows drive a hello-world WSGI and ASGI app in process, bare and
+behind each middleware; the prometheus_client column is that library doing the
+same job (`benchmarks/middleware.py`: a counter and a histogram labelled by method,
+route and status, and an in-progress gauge), since it ships no middleware itself.
+
 The peers table (`python -m benchmarks.peers`) gives medians in microseconds with
 the range over the runs in brackets; the last column is our median ratio to the
 best of the four peers on that row, with the range of the run-by-run ratios.
@@ -269,6 +287,7 @@ def main(argv=None) -> int:
              lambda: cli_rows(20000 if quick else 1000000, min(runs, 3)),
              lambda: impact_rows(5000 if quick else 100000, runs),
              lambda: memory_rows(5000 if quick else 100000, min(runs, 3)),
+             lambda: middleware_rows(2000 if quick else 20000, runs),
              lambda: query_rows(100 if quick else 1000, 144 if quick else 1440, runs),
              lambda: multiprocess_rows(1000 if quick else 10000, 4, runs)]
     rows = []
