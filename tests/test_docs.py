@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -55,3 +56,39 @@ def test_every_example_of_the_backends_page_stores_its_points(ports, tmp_path):
     assert [row["count"] for row in influx.rows("orders", "WHERE service='orders'")] == [1]
     assert [row["count"] for row in influx.rows("orders", "WHERE city='BLR' AND "
                                                 "service != 'orders'")] == [3]
+
+
+INTEGRATIONS = DOC.parent / "integrations.md"
+# What each PromQL example of docs/integrations.md answers after its "Try it" block:
+# {labels of a result: value}, None where the value depends on timing (a rate)
+ANSWERS = [
+    {(("route", "/orders/{order_id}"),): None, (("route", "unmatched"),): None},
+    {(("route", "/orders/{order_id}"),): 0.25},   # a route without errors has no ratio
+    {(("route", "/orders/{order_id}"),): None, (("route", "unmatched"),): None},
+    {(("exception", "LookupError"),): None},
+    {(): 0.0},
+    {(("outcome", "success"), ("task", "orders.ship")): None}]
+
+
+def test_the_integrations_page_runs_and_its_queries_answer(tmp_path):
+    vm = start_own_vm()
+    try:
+        text = INTEGRATIONS.read_text()
+        python = "\n".join(m.group(3) for m in BLOCK.finditer(text) if m.group(1) == "python")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APPTUIT_")}
+        done = subprocess.run([sys.executable, "-c", python.replace(
+            "http://localhost:4242", vm.put_endpoint)], env=env, cwd=str(tmp_path),
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        queries = [m.group(3) for m in BLOCK.finditer(text) if m.group(1) == "promql"]
+        assert len(queries) == len(ANSWERS)
+        for query, expected in zip(queries, ANSWERS):
+            deadline = time.monotonic() + 10   # VM answers "now" from samples ~1 s old
+            found = vm.at_now(query)
+            while set(found) != set(expected) and time.monotonic() < deadline:
+                time.sleep(0.25)
+                found = vm.at_now(query)
+            assert set(found) == set(expected), (query, found)
+            assert all(found[k] == v for k, v in expected.items() if v is not None), found
+    finally:
+        vm.stop()
