@@ -10,7 +10,6 @@ server spreads the requests.
 import os
 import pathlib
 import signal
-import subprocess
 import sys
 import time
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 from apptuit_like.testing import free_port
-from test_multiprocess_servers import stop, wait_for_port
+from test_multiprocess_servers import services, stop
 
 pytestmark = pytest.mark.slow
 APPS = pathlib.Path(__file__).parent / "apps"
@@ -39,21 +38,8 @@ def serve(vm, uid, tmp_path):
                TEST_BROKER_DIR=str(tmp_path / "broker"),
                PYTHONPATH=os.pathsep.join([str(APPS), os.environ.get("PYTHONPATH", "")]))
     (tmp_path / "broker").mkdir()
-    started = []
-
-    def start(args, port=None):
-        process = subprocess.Popen(args, cwd=str(tmp_path), env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        started.append(process)
-        if port:
-            wait_for_port(port, process)
-        return process
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with services(tmp_path, env) as start:
+        yield start
 
 
 def drive(port):
@@ -96,33 +82,27 @@ def assert_requests_recorded(vm, uid):
     assert in_flight and sum(in_flight.values()) == 0, in_flight
 
 
-def gunicorn(port, app, workers=2):
-    return [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:%d" % port, "-w",
-            str(workers), "--graceful-timeout", "20", app]
+def gunicorn(port, app):
+    return [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:%d" % port, "-w", "2",
+            "--graceful-timeout", "20", app]
 
 
-def uvicorn(port, app, workers=2):
-    return [sys.executable, "-m", "uvicorn", "--workers", str(workers), "--port", str(port),
-            app]
+def uvicorn(port, app):
+    return [sys.executable, "-m", "uvicorn", "--workers", "2", "--port", str(port), app]
 
 
-@pytest.mark.parametrize("app", ["flask_app:app", "django_app:app", "raw_app:wsgi_app"])
-def test_wsgi_apps_under_gunicorn(vm, uid, serve, app):
+# each server stopped as its operator would: SIGTERM to gunicorn, Ctrl-C to uvicorn
+@pytest.mark.parametrize("server, app, sig", [
+    (gunicorn, "flask_app:app", signal.SIGTERM), (gunicorn, "django_app:app", signal.SIGTERM),
+    (gunicorn, "raw_app:wsgi_app", signal.SIGTERM), (uvicorn, "fastapi_app:app", signal.SIGINT),
+    (uvicorn, "raw_app:asgi_app", signal.SIGINT)],
+    ids=lambda value: getattr(value, "__name__", None) or str(value).split(".")[-1])
+def test_web_apps_under_their_servers(vm, uid, serve, server, app, sig):
     port = free_port()
-    server = serve(gunicorn(port, app), port)
+    process = serve(server(port, app), port)
     drive(port)
     assert_requests_recorded(vm, uid)
-    stop(server, signal.SIGTERM)
-    assert stored(vm, uid, "http_server_requests_count") == EXPECTED
-
-
-@pytest.mark.parametrize("app", ["fastapi_app:app", "raw_app:asgi_app"])
-def test_asgi_apps_under_uvicorn(vm, uid, serve, app):
-    port = free_port()
-    server = serve(uvicorn(port, app), port)
-    drive(port)
-    assert_requests_recorded(vm, uid)
-    stop(server, signal.SIGINT)
+    stop(process, sig)
     assert stored(vm, uid, "http_server_requests_count") == EXPECTED
 
 
@@ -140,8 +120,8 @@ def test_celery_prefork_worker_counts_tasks_by_outcome(vm, uid, serve, tmp_path,
                    + recycle)
     folder = str(tmp_path / "broker")
     sender = Celery("sender", broker="filesystem://")
-    sender.conf.broker_transport_options = {"data_folder_in": folder,
-                                            "data_folder_out": folder}
+    sender.conf.broker_transport_options = {"data_folder_in": folder, "data_folder_out": folder,
+                                            "control_folder": folder + "-control"}
     for task, n in SENT.items():
         for i in range(n):
             sender.send_task(task, args=(i,))

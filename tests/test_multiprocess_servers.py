@@ -6,6 +6,7 @@ workers share. Each test drives N requests, waits until the stored series
 shows N (bounded; the TSDB cannot notify), stops the server the way an
 operator does, and checks the series again.
 """
+import contextlib
 import json
 import os
 import signal
@@ -56,6 +57,29 @@ APP = textwrap.dedent("""
 """)
 
 
+@contextlib.contextmanager
+def services(cwd, env):
+    """``start(args, port=None, **env)`` runs a command as a service of its own
+    (waiting for its port when given); any still up is killed on the way out."""
+    started = []
+
+    def start(args, port=None, **extra):
+        process = subprocess.Popen(args, cwd=str(cwd), env=dict(env, **extra),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   start_new_session=True)   # a process group of its own
+        started.append(process)
+        if port:
+            wait_for_port(port, process)
+        return process
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 @pytest.fixture
 def service(vm, tmp_path, uid):
     """Start a server command in a directory holding app.py; stop it at the end."""
@@ -63,21 +87,9 @@ def service(vm, tmp_path, uid):
     env = dict(os.environ, TEST_UID=uid, APPTUIT_API_ENDPOINT=vm.put_endpoint,
                APPTUIT_MULTIPROCESS_DIR=str(tmp_path / "metrics"),
                PYTHONPATH=str(tmp_path))
-    started = []
-
-    def start(args, port, interval=INTERVAL):
-        process = subprocess.Popen(args, cwd=str(tmp_path),
-                                   env=dict(env, TEST_INTERVAL=str(interval)),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)   # a service of its own
-        started.append(process)
-        wait_for_port(port, process)
-        return process
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with services(tmp_path, env) as start:
+        yield lambda args, port, interval=INTERVAL: start(args, port,
+                                                         TEST_INTERVAL=str(interval))
 
 
 def wait_for_port(port, process, limit=30.0):

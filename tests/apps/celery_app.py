@@ -9,7 +9,8 @@ from common import registry
 folder = os.environ["TEST_BROKER_DIR"]
 app = Celery("tasks", broker="filesystem://")
 app.conf.update(broker_transport_options={"data_folder_in": folder,
-                                          "data_folder_out": folder},
+                                          "data_folder_out": folder,
+                                          "control_folder": folder + "-control"},
                 task_ignore_result=True, worker_hijack_root_logger=False)
 instrument(registry)
 
