@@ -152,6 +152,9 @@ def test_four_threads_lose_no_update_and_share_one_object_per_key():
         for _ in range(50000):
             registry.counter(encode_metric("c", {"t": "x"})).inc()
             registry.timer("t")._update(0.001)
+            with registry.timer("block").time():   # the inlined path of a timed block
+                pass
+            registry.histogram("h").add(0.5)
             registry.meter("m").mark()
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
@@ -162,6 +165,9 @@ def test_four_threads_lose_no_update_and_share_one_object_per_key():
     assert registry.counter(encode_metric("c", {"t": "x"})).get_count() == 200000
     assert registry.timer("t").get_count() == 200000
     assert registry.timer("t").meter.get_count() == 200000
+    assert registry.timer("block").get_count() == registry.histogram("h").get_count() == 200000
+    assert registry.timer("block").meter.get_count() == 200000
+    assert registry.histogram("h").get_sum() == 100000
     assert registry.meter("m").get_count() == 200000
 
 

@@ -152,7 +152,8 @@ def counts(counters: List[Counter]) -> List[float]:
     return out
 
 
-_FOLD_AT = 128   # values a histogram holds back before folding them in
+_FOLD_AT = 128   # values a histogram holds back before folding them in (a power of 2)
+_FOLD_MASK = _FOLD_AT - 1
 
 
 def _rescale(sample: ExpDecayingSample, now: float) -> None:
@@ -171,18 +172,21 @@ def _fold(hist: "Histogram", batch: List[Tuple[float, float]]) -> None:
     time added) in order; the caller holds ``hist.lock``."""
     sample = hist.sample
     size, alpha = sample.size, sample.alpha
-    values, heap = sample.values, sample.priorities
+    # the sample's fields in locals for the loop (a rescale replaces them)
+    values, heap, seen = sample.values, sample.priorities, sample.counter
+    next_time, start = sample.next_time, sample.start_time
     count, total, high, low = hist.counter, hist.sum, hist.max, hist.min
     var = hist.var
     mean, squares = var
     for value, now in batch:
         if size:
-            if now >= sample.next_time:
+            if now >= next_time:
                 _rescale(sample, now)
-                values, heap = sample.values, sample.priorities
-            priority = _exp(alpha * (now - sample.start_time)) / _random()
-            sample.counter += 1
-            if sample.counter <= size:
+                values, heap, seen = sample.values, sample.priorities, sample.counter
+                next_time, start = sample.next_time, sample.start_time
+            priority = _exp(alpha * (now - start)) / _random()
+            seen += 1
+            if seen <= size:
                 values[priority] = value
                 _heappush(heap, priority)
             elif heap[0] < priority and priority not in values:
@@ -202,6 +206,7 @@ def _fold(hist: "Histogram", batch: List[Tuple[float, float]]) -> None:
         else:
             old, mean = mean, mean + (value - mean) / count
             squares += (value - old) * (value - mean)
+    sample.counter = seen
     hist.counter, hist.sum, hist.max, hist.min = count, total, high, low
     var[0], var[1] = mean, squares
 
@@ -229,8 +234,10 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
         # "+ 0.0" raises here, as pyformance does, for what is not a number: a bad
         # value must never reach the fold, which would fail on it forever after
         pending.append((value + 0.0, self._now()))
-        if len(pending) >= _FOLD_AT:
-            self.flush(wait=False)   # another thread folding them: let it
+        if not len(pending) & _FOLD_MASK:
+            # every 128th value tries a fold; while another thread folds, the
+            # others keep appending and only each 128th of them checks again
+            self.flush(wait=False)
 
     def flush(self, wait: bool = True) -> None:
         """Fold the values added so far into the reservoir and the moments (and
@@ -294,9 +301,18 @@ class _Timing:
     def __enter__(self) -> "_Timing":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
         timer = self.timer
-        timer._update(timer._elapsed_clock() - self.start_time)
+        seconds = timer._elapsed_clock() - self.start_time
+        hist = timer.hist
+        if seconds >= 0 and hist._meter is not None and not timer.sink:
+            # Timer._update and Histogram.add inlined: two calls fewer per timed block
+            pending = hist._pending
+            pending.append((seconds, hist._now()))
+            if not len(pending) & _FOLD_MASK:
+                hist.flush(wait=False)
+        else:
+            timer._update(seconds)
 
     def stop(self) -> float:
         """Record and return the seconds since the timing started."""
