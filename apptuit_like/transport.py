@@ -1,5 +1,9 @@
 """HTTP delivery of rendered points and queries: one session, retries, outcomes.
 
+Puts go over kept-alive ``http.client`` connections (:mod:`.keep_alive`) when no
+proxy stands before the host, and through the ``requests`` session otherwise and
+whenever that lean path gives no answer; queries always go through ``requests``.
+
 ``Transport.post`` turns a batch into one or more :class:`Outcome` objects and
 ``Transport.get`` a query into one; neither raises for anything the server or the
 network does. The client turns failed outcomes into exceptions, the reporter into
@@ -17,11 +21,12 @@ from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence, Tup
                     Union)
 
 import requests
-from requests.utils import get_netrc_auth
+from requests.utils import get_netrc_auth, select_proxy
 
 from .version import __version__
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
+from .keep_alive import KeepAlive
 from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
 from .wire import Wire, get_wire
@@ -152,6 +157,7 @@ class Transport:
         self._session = _session()
         self._environment: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._post: Optional[requests.PreparedRequest] = None
+        self._quick: Optional[Tuple[KeepAlive, Dict[str, str]]] = None
 
     def __repr__(self) -> str:
         return "Transport(url=%r, compression=%r)" % (self.url, self.compression)
@@ -159,9 +165,12 @@ class Transport:
     def reset(self) -> None:
         """Drop pooled connections (after fork they belong to the parent)."""
         self._session = _session()
+        self._quick = None
 
     def close(self) -> None:
         self._session.close()
+        if self._quick is not None:
+            self._quick[0].close()
 
     def post(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
              deadline: Optional[float] = None,
@@ -227,11 +236,25 @@ class Transport:
         prepared = self._post_template().copy()
         prepared.body = body
         prepared.headers["Content-Length"] = str(len(body))
-        response, failure = self._request(prepared, timeout)
+        lean = self._keep_alive()
+        response, failure = self._request(prepared, timeout, None if lean is None else (
+            lambda: lean[0].post(body, lean[1], timeout)))
         if response is None:
             return _failure(failure[0], points, None, failure[1], cause=failure[2])
         with response:
             return outcome_from_response(response, points)
+
+    def _keep_alive(self) -> Optional[Tuple[KeepAlive, Dict[str, str]]]:
+        """The lean POST path and its headers, for a host no proxy stands before."""
+        if self._quick is None:
+            settings = self._settings(self.url)
+            if select_proxy(self.url, settings["proxies"]):
+                return None
+            headers = {key: value for key, value in self._post_template().headers.items()
+                       if key.lower() != "content-length"}
+            headers["Accept-Encoding"] = "identity"   # answers are read as they come
+            self._quick = (KeepAlive(self.url, settings["verify"]), headers)
+        return self._quick
 
     def _post_template(self) -> requests.PreparedRequest:
         """The POST prepared once (headers, login), copied for each body: preparing
@@ -254,16 +277,21 @@ class Transport:
             outcome.body = response.content
             return outcome
 
-    def _request(self, prepared: requests.PreparedRequest, timeout: float
+    def _request(self, prepared: requests.PreparedRequest, timeout: float,
+                 lean: Optional[Callable[[], Optional[requests.Response]]] = None
                  ) -> Tuple[Optional[requests.Response], Tuple[str, str, Optional[type]]]:
         """(response, ...), or (None, (failure kind, message, the requests exception's
-        class)) when no answer came."""
+        class)) when no answer came. ``lean`` is tried first; when it gives no
+        answer, requests sends ``prepared``."""
         url = prepared.url or ""
         settings = self._settings(url)
         try:
-            return self._session.send(prepared, timeout=timeout, allow_redirects=True,
-                                      proxies=settings["proxies"],
-                                      verify=settings["verify"]), ("", "", None)
+            response = lean() if lean is not None else None
+            if response is None:
+                response = self._session.send(prepared, timeout=timeout, allow_redirects=True,
+                                              proxies=settings["proxies"],
+                                              verify=settings["verify"])
+            return response, ("", "", None)
         except requests.exceptions.Timeout as err:
             return None, ("timeout", "timed out after %.1fs: %s"
                           % (timeout, type(err).__name__), type(err))

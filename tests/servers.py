@@ -3,11 +3,13 @@ import gzip
 import json
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import requests
 
@@ -59,6 +61,23 @@ class VictoriaMetrics(LocalVictoriaMetrics):
         newest = max((max(row["timestamps"]) for row in self.export(selector)),
                      default=float("-inf"))
         return newest / 1000.0 - time.time()
+
+
+def serve_tls(folder, handler) -> Tuple[ThreadingHTTPServer, str, str]:
+    """An HTTPS server on loopback with a fresh self-signed certificate for
+    127.0.0.1, serving ``handler``: (server, endpoint, certificate path); end it
+    with ``server.shutdown()`` and ``server.server_close()``."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, "https://127.0.0.1:%d" % server.server_address[1], str(cert)
 
 
 class Reply:
