@@ -86,6 +86,9 @@ class KeepAlive:
             connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.connect()
+            # http.client writes the head and the body apart: without this, Nagle's
+            # algorithm holds the body back until the head's delayed ACK (up to 40 ms)
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except socket.timeout as err:
             connection.close()
             raise requests.exceptions.ConnectTimeout(err) from err

@@ -60,7 +60,9 @@ def test_puts_ride_one_kept_alive_connection(fake):
     assert [r["method"] for r in fake.requests] == ["POST"] * 3
     assert len({r["client_port"] for r in fake.requests}) == 1   # one connection
     assert fake.requests[0]["headers"]["Accept-Encoding"] == "identity"
-    assert len(client.transport._quick[0]._idle) == 1
+    idle = client.transport._quick[0]._idle
+    assert len(idle) == 1   # no Nagle delay between the head and the body:
+    assert idle[0].sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_a_connection_the_server_closed_meanwhile_is_replaced_and_nothing_is_lost():
