@@ -1,8 +1,8 @@
 """The POST of every report over kept-alive ``http.client`` connections.
 
-A report of a thousand points costs about 0.2 ms of CPU to POST through
-``requests`` and a third of that through ``http.client``: at small registries the
-POST is most of a cycle. :class:`KeepAlive` takes the common case (no proxy for the
+A report costs about 0.2 ms of CPU to POST through ``requests`` and less than
+half of that through ``http.client``: for a small registry the POST is the larger
+part of a cycle. :class:`KeepAlive` takes the common case (no proxy for the
 host) and gives everything else back to the transport's ``requests`` session: a
 connection that fails for any reason but a timeout, or an answer that redirects,
 returns None and the transport sends the same request through ``requests``, which
