@@ -125,3 +125,28 @@ def test_asgi_passes_lifespan_through_and_counts_an_exception_after_the_answer_b
     ("^articles/(?P<year>[0-9]{4})/$", "/articles/{year}/")])
 def test_route_templates_read_alike_across_frameworks(pattern, template):
     assert route_template(pattern) == template
+
+
+def test_a_starlette_route_under_a_mount_is_named_with_the_mounts_path():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def item(request):
+        return PlainTextResponse("item")
+    inner = Starlette(routes=[Route("/orders/{id}", item)])
+    registry = MetricsRegistry()
+    app = ApptuitASGIMiddleware(Starlette(routes=[Mount("/v2", app=inner),
+                                                  Route("/orders/{id}", item)]), registry)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+    for path, root in [("/v2/orders/3", ""), ("/orders/3", ""), ("/shop/v2/orders/3", "/shop")]:
+        asyncio.run(app({"type": "http", "method": "GET", "path": path, "root_path": root,
+                         "raw_path": path.encode(), "query_string": b"", "headers": [],
+                         "scheme": "http", "server": ("test", 80)}, receive, send))
+    assert count(registry, route="/v2/orders/{id}") == 2   # the server's root_path stays out
+    assert count(registry, route="/orders/{id}") == 1

@@ -3,8 +3,9 @@ last of the body; lifespan and websocket traffic pass untouched.
 
 The route template is what the app's router left in the scope: Starlette and
 FastAPI put the matched route in ``scope["route"]`` (its ``path_format``,
-``/orders/{id}``); another framework may put the template there as a string,
-and a plain app may pass ``route=``, a function of the scope.
+``/orders/{id}``, led by the paths of the mounts it sits under); another
+framework may put the template there as a string, and a plain app may pass
+``route=``, a function of the scope.
 """
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
@@ -41,13 +42,13 @@ class ApptuitASGIMiddleware:
                  **options: Any) -> None:
         self.app = app
         self.metrics = HttpMetrics(registry, **options)
-        self.route = route or route_of
+        self.route = route
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics, status = self.metrics, None
+        metrics, status, root = self.metrics, None, scope.get("root_path", "")
         started = metrics.start()
 
         async def send_noting_status(message: MutableMapping[str, Any]) -> None:
@@ -58,14 +59,25 @@ class ApptuitASGIMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         except BaseException as error:
-            metrics.finish(started, scope["method"], self.route(scope), None, error)
+            metrics.finish(started, scope["method"], self._route_of(scope, root), None, error)
             raise
-        metrics.finish(started, scope["method"], self.route(scope), status)
+        metrics.finish(started, scope["method"], self._route_of(scope, root), status)
+
+    def _route_of(self, scope: Scope, root: str) -> Optional[str]:
+        return self.route(scope) if self.route is not None else route_of(scope, root)
 
 
-def route_of(scope: Scope) -> Optional[str]:
-    """The template of the route that served ``scope``, None when none matched."""
+def route_of(scope: Scope, root: str = "") -> Optional[str]:
+    """The template of the route that served ``scope``, None when none matched.
+    Under a Starlette ``Mount`` the router has lengthened ``root_path`` (from
+    ``root`` when the request came in) by the mount's path, which leads the
+    template: ``/v2/orders/{id}``."""
     route = scope.get("route")
     if route is None or isinstance(route, str):
         return route
-    return getattr(route, "path_format", None) or getattr(route, "path", None)
+    template: Optional[str] = getattr(route, "path_format", None) or getattr(route, "path",
+                                                                             None)
+    mounted: str = scope.get("root_path", "")
+    if template and len(mounted) > len(root) and mounted.startswith(root):
+        return mounted[len(root):] + template
+    return template
