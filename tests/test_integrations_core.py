@@ -150,3 +150,32 @@ def test_a_starlette_route_under_a_mount_is_named_with_the_mounts_path():
                          "scheme": "http", "server": ("test", 80)}, receive, send))
     assert count(registry, route="/v2/orders/{id}") == 2   # the server's root_path stays out
     assert count(registry, route="/orders/{id}") == 1
+
+
+def test_a_starlette_that_leaves_no_route_in_the_scope_is_matched_by_hand():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def item(request):
+        return PlainTextResponse("item")
+    starlette = Starlette(routes=[Mount("/v2", app=Starlette(routes=[
+        Route("/orders/{id}", item)])), Route("/orders/{id}", item)])
+
+    async def as_before_0_50(scope, receive, send):   # Starlette 0.49 sets no "route"
+        await starlette(scope, receive, send)
+        scope.pop("route", None)
+    registry = MetricsRegistry()
+    app = ApptuitASGIMiddleware(as_before_0_50, registry)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+    for path in ("/v2/orders/3", "/orders/3", "/nowhere"):
+        asyncio.run(app({"type": "http", "method": "GET", "path": path, "root_path": "",
+                         "raw_path": path.encode(), "query_string": b"", "headers": [],
+                         "scheme": "http", "server": ("test", 80)}, receive, send))
+    assert count(registry, route="/v2/orders/{id}") == count(registry, route="/orders/{id}") \
+        == count(registry, route="unmatched", status="4xx") == 1

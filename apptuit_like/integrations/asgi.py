@@ -73,7 +73,11 @@ def route_of(scope: Scope, root: str = "") -> Optional[str]:
     ``root`` when the request came in) by the mount's path, which leads the
     template: ``/v2/orders/{id}``."""
     route = scope.get("route")
-    if route is None or isinstance(route, str):
+    if route is None:
+        if "endpoint" in scope and "router" in scope:   # a Starlette 0.49 or older
+            return _matched(scope["router"].routes, dict(scope, root_path=root))
+        return None
+    if isinstance(route, str):
         return route
     template: Optional[str] = getattr(route, "path_format", None) or getattr(route, "path",
                                                                              None)
@@ -81,3 +85,27 @@ def route_of(scope: Scope, root: str = "") -> Optional[str]:
     if template and len(mounted) > len(root) and mounted.startswith(root):
         return mounted[len(root):] + template
     return template
+
+
+def _matched(routes: Any, scope: Scope) -> Optional[str]:
+    """The template of the route in ``routes`` (and the mounts among them) that
+    matches ``scope``, as Starlette's router matched it: for the Starlette releases
+    (0.49 among them) that leave no ``scope["route"]``."""
+    from starlette.routing import Match
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            return _template_of(route, scope, child)
+        if match is Match.PARTIAL and partial is None:
+            partial = (route, child)
+    return _template_of(partial[0], scope, partial[1]) if partial else None
+
+
+def _template_of(route: Any, scope: Scope, child: Scope) -> Optional[str]:
+    inner = getattr(route, "routes", None)
+    if inner is None:
+        found: Optional[str] = getattr(route, "path_format", None)
+        return found
+    rest = _matched(inner, dict(scope, **child))   # a Mount: its path leads
+    return route.path + rest if rest else None
