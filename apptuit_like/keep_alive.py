@@ -35,11 +35,10 @@ class KeepAlive:
     def __init__(self, url: str, verify: Union[bool, str]) -> None:
         parts = urlsplit(url)
         self.url = url
-        self.https = parts.scheme == "https"
         self.host = parts.hostname or ""
         self.port = parts.port
         self.path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        self._context = _tls_context(verify) if self.https else None
+        self._context = _tls_context(verify) if parts.scheme == "https" else None
         self._idle: List[Connection] = []
 
     def post(self, body: bytes, headers: Mapping[str, str],

@@ -14,7 +14,7 @@ options ``HttpMetrics`` takes::
 from typing import Any, Callable, Optional
 
 from .http_metrics import HttpMetrics, route_template
-from .wsgi import _Body
+from .wsgi import ClosingBody
 
 _EXCEPTION = "_apptuit_like_exception"
 
@@ -43,7 +43,7 @@ class ApptuitMiddleware:
         route, noted = _route(request), request.__dict__.pop(_EXCEPTION, None)
         if response.streaming:
             status = response.status_code
-            response.streaming_content = _Body(
+            response.streaming_content = ClosingBody(
                 response.streaming_content,
                 lambda failed: metrics.finish(started, request.method, route,
                                               None if failed else status, failed or noted))

@@ -40,7 +40,7 @@ class ApptuitWSGIMiddleware:
         self.metrics = HttpMetrics(registry, **options)
         self.route = route
 
-    def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> "_Body":
+    def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> "ClosingBody":
         started = self.metrics.start()
         status: List[str] = []
 
@@ -53,7 +53,7 @@ class ApptuitWSGIMiddleware:
         except BaseException as error:
             self._finish(environ, started, None, error)
             raise
-        return _Body(body, lambda error: self._finish(environ, started,
+        return ClosingBody(body, lambda error: self._finish(environ, started,
                                                       status[0] if status else None, error))
 
     def _finish(self, environ: Environ, started: float, status: Optional[str],
@@ -66,7 +66,7 @@ class ApptuitWSGIMiddleware:
                             error or environ.get(EXCEPTION))
 
 
-class _Body:
+class ClosingBody:
     """A response body that reports once, when the server closes it (PEP 3333 says
     it must), so a streamed body is timed to its end; an exception while it is
     produced is counted and raised on."""
