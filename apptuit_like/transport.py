@@ -1,6 +1,6 @@
 """HTTP delivery of rendered points and queries: one session, retries, outcomes.
 
-Puts go over kept-alive ``http.client`` connections (:mod:`.keep_alive`) when no
+Puts go over kept-alive sockets (:mod:`.keep_alive`) when no
 proxy stands before the host, and through the ``requests`` session otherwise and
 whenever that lean path gives no answer; queries always go through ``requests``.
 
@@ -26,12 +26,14 @@ from requests.utils import get_netrc_auth, select_proxy
 from .version import __version__
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
-from .keep_alive import KeepAlive
+from .keep_alive import Answer, KeepAlive
 from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
 from .wire import Wire, get_wire
 
 log = logging.getLogger("apptuit_like")
+
+Answered = Union[requests.Response, Answer]   # what the lean path or requests answered
 
 RETRYABLE_KINDS = frozenset(["server", "connection", "timeout"])
 _EXCEPTIONS = {"auth": ApptuitAuthError, "connection": ApptuitConnectionError,
@@ -85,14 +87,14 @@ def _failure(kind: str, points: Sequence[str], status_code: Optional[int], messa
                    cause=cause)
 
 
-def _snippet(response: requests.Response) -> str:
+def _snippet(response: "Answered") -> str:
     text = response.text.strip()
     if "html" in response.headers.get("Content-Type", "") or text[:1] == "<":
         text = " ".join(_TAG.sub(" ", text).split())   # a proxy's page: its words only
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
-def outcome_from_response(response: requests.Response, points: Sequence[str]) -> Outcome:
+def outcome_from_response(response: "Answered", points: Sequence[str]) -> Outcome:
     """Classify one HTTP answer to a put of ``points``."""
     code = response.status_code
     if 200 <= code < 300:
@@ -114,7 +116,7 @@ def outcome_from_response(response: requests.Response, points: Sequence[str]) ->
                        answer_hint(code, response.url)))
 
 
-def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
+def _rejected(response: "Answered", points: Sequence[str]) -> Outcome:
     try:
         details = response.json()
         failed = int(details["failed"])
@@ -157,7 +159,7 @@ class Transport:
         self._session = _session()
         self._environment: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._post: Optional[requests.PreparedRequest] = None
-        self._quick: Optional[Tuple[KeepAlive, Dict[str, str]]] = None
+        self._quick: Optional[KeepAlive] = None
 
     def __repr__(self) -> str:
         return "Transport(url=%r, compression=%r)" % (self.url, self.compression)
@@ -170,7 +172,7 @@ class Transport:
     def close(self) -> None:
         self._session.close()
         if self._quick is not None:
-            self._quick[0].close()
+            self._quick.close()
 
     def post(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
              deadline: Optional[float] = None,
@@ -233,28 +235,31 @@ class Transport:
             attempt += 1
 
     def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
-        prepared = self._post_template().copy()
-        prepared.body = body
-        prepared.headers["Content-Length"] = str(len(body))
         lean = self._keep_alive()
-        response, failure = self._request(prepared, timeout, None if lean is None else (
-            lambda: lean[0].post(body, lean[1], timeout)))
+        response, failure = self._request(
+            self.url, lambda: self._prepared_post(body), timeout,
+            None if lean is None else (lambda: lean.post(body, timeout)))
         if response is None:
             return _failure(failure[0], points, None, failure[1], cause=failure[2])
         with response:
             return outcome_from_response(response, points)
 
-    def _keep_alive(self) -> Optional[Tuple[KeepAlive, Dict[str, str]]]:
-        """The lean POST path and its headers, for a host no proxy stands before."""
+    def _keep_alive(self) -> Optional[KeepAlive]:
+        """The lean POST path, for a host no proxy stands before."""
         if self._quick is None:
             settings = self._settings(self.url)
             if select_proxy(self.url, settings["proxies"]):
                 return None
-            headers = {key: value for key, value in self._post_template().headers.items()
-                       if key.lower() != "content-length"}
+            headers = dict(self._post_template().headers)
             headers["Accept-Encoding"] = "identity"   # answers are read as they come
-            self._quick = (KeepAlive(self.url, settings["verify"]), headers)
+            self._quick = KeepAlive(self.url, settings["verify"], headers)
         return self._quick
+
+    def _prepared_post(self, body: bytes) -> requests.PreparedRequest:
+        prepared = self._post_template().copy()
+        prepared.body = body
+        prepared.headers["Content-Length"] = str(len(body))
+        return prepared
 
     def _post_template(self) -> requests.PreparedRequest:
         """The POST prepared once (headers, login), copied for each body: preparing
@@ -269,7 +274,7 @@ class Transport:
         prepared = self._session.prepare_request(requests.Request(
             "GET", url, headers=self._get_headers, params=params,
             auth=self._settings(url).get("auth")))
-        response, failure = self._request(prepared, timeout)
+        response, failure = self._request(prepared.url or url, lambda: prepared, timeout)
         if response is None:
             return _failure(failure[0], (), None, failure[1], cause=failure[2])
         with response:
@@ -277,18 +282,17 @@ class Transport:
             outcome.body = response.content
             return outcome
 
-    def _request(self, prepared: requests.PreparedRequest, timeout: float,
-                 lean: Optional[Callable[[], Optional[requests.Response]]] = None
-                 ) -> Tuple[Optional[requests.Response], Tuple[str, str, Optional[type]]]:
+    def _request(self, url: str, prepare: Callable[[], requests.PreparedRequest],
+                 timeout: float, lean: Optional[Callable[[], Optional[Answer]]] = None
+                 ) -> Tuple[Optional[Answered], Tuple[str, str, Optional[type]]]:
         """(response, ...), or (None, (failure kind, message, the requests exception's
         class)) when no answer came. ``lean`` is tried first; when it gives no
-        answer, requests sends ``prepared``."""
-        url = prepared.url or ""
+        answer, requests sends the request ``prepare`` gives."""
         settings = self._settings(url)
         try:
-            response = lean() if lean is not None else None
+            response: Optional[Answered] = lean() if lean is not None else None
             if response is None:
-                response = self._session.send(prepared, timeout=timeout, allow_redirects=True,
+                response = self._session.send(prepare(), timeout=timeout, allow_redirects=True,
                                               proxies=settings["proxies"],
                                               verify=settings["verify"])
             return response, ("", "", None)

@@ -28,4 +28,14 @@ fi
 export PATH
 joined="$(IFS=,; echo "${envs[*]}")"
 echo "matrix: default Python $default ran the full suite; now $joined"
-exec "$venv/bin/tox" run -e "$joined" -- "$@"
+# CI keeps only the end of the output: the failures of every environment are
+# repeated there, after the last environment's own report
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+"$venv/bin/tox" run -e "$joined" -- -rfE "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "matrix: failed ($status); the failures of every environment:"
+    grep -E '^(FAILED|ERROR) |^py[0-9]+: (exit|FAIL)|^E   ' "$log" | cut -c1-400 | tail -60
+fi
+exit "$status"

@@ -1,5 +1,6 @@
 """The cardinality guard against VictoriaMetrics: 2,000 series per metric name,
 the rest folded into one overflow series whose total keeps sum() exact."""
+import json
 import logging
 import time
 
@@ -11,6 +12,8 @@ from pyformance.meters import SimpleGauge
 from apptuit_like.pyformance import ApptuitReporter
 from apptuit_like.pyformance import MetricsRegistry as DropInRegistry
 from apptuit_like.pyformance.cardinality import fold
+from apptuit_like.pyformance.collect import Collector
+from apptuit_like.sanitize import get_sanitizer
 from apptuit_like.timeseries import encode_metric
 from apptuit_like.wire import SKIP
 
@@ -186,3 +189,30 @@ def test_a_gunicorn_group_caps_the_merged_series_and_keeps_the_sum_exact(vm, uid
     assert len(stored) == 51
     assert sum(points[-1][1] for points in stored.values()) == 300
     assert len([tags for _, tags in stored if ("overflow", "true") in tags]) == 1
+
+
+def test_a_kind_emptied_then_filled_again_is_read_afresh():
+    """A kind found empty twice is passed over; it is read again when it fills,
+    and the fold it had is forgotten when it empties."""
+    registry = MetricsRegistry()
+    collector = Collector("", {"host": "h"}, get_sanitizer("prometheus"),
+                          max_series_per_metric=1)
+
+    def sent():
+        points, _ = collector.collect(registry, 1700000000)
+        return sorted((p["metric"], p["tags"].get("k", "-"), p["value"])
+                      for p in map(json.loads, points))
+    registry.counter(encode_metric("c", {"k": "1"})).inc(2)
+    registry.counter(encode_metric("c", {"k": "2"})).inc(3)
+    assert sent() == [("c_count", "-", 3), ("c_count", "1", 2)]
+    assert collector.guard.folded == {("counter", "c"): 1}
+    registry.clear()
+    assert sent() == [] and sent() == []
+    assert collector.guard.folded == {}
+    registry.counter(encode_metric("c", {"k": "1"})).inc(7)
+    registry.counter(encode_metric("c", {"k": "3"})).inc(5)   # past the cap, as before
+    registry.histogram(encode_metric("h", {"k": "4"})).add(1)
+    points = sent()
+    assert [p for p in points if p[0] == "c_count"] == [("c_count", "-", 5), ("c_count", "1", 7)]
+    assert ("h_count", "4", 1) in points
+    assert collector.guard.folded == {("counter", "c"): 1}

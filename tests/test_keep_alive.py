@@ -1,6 +1,7 @@
-"""Puts over kept-alive http.client connections (keep_alive.py), and every case it
+"""Puts over kept-alive sockets (keep_alive.py), and every case it
 hands back to requests: a connection the server closed meanwhile, a redirect, a
 proxy; timeouts raised once, as requests' classes. Real servers on loopback."""
+import gzip
 import socket
 import threading
 import time
@@ -9,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 import requests
 
-from apptuit_like import Apptuit, ApptuitTimeout, DataPoint
+from apptuit_like import Apptuit, ApptuitSendException, ApptuitTimeout, DataPoint
 from servers import Reply, serve_tls
 
 
@@ -60,7 +61,7 @@ def test_puts_ride_one_kept_alive_connection(fake):
     assert [r["method"] for r in fake.requests] == ["POST"] * 3
     assert len({r["client_port"] for r in fake.requests}) == 1   # one connection
     assert fake.requests[0]["headers"]["Accept-Encoding"] == "identity"
-    idle = client.transport._quick[0]._idle
+    idle = client.transport._quick._idle
     assert len(idle) == 1   # no Nagle delay between the head and the body:
     assert idle[0].sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
@@ -141,7 +142,94 @@ def test_https_verified_against_a_ca_bundle_keeps_its_connection(tmp_path):
         client.send([point(1)])
         client.send([point(2)])
         assert len(_KeepAliveTLS.ports) == 2 and len(set(_KeepAliveTLS.ports)) == 1
-        assert len(client.transport._quick[0]._idle) == 1
+        assert len(client.transport._quick._idle) == 1
     finally:
         server.shutdown()
         server.server_close()
+
+
+_DETAILS = b'{"success": 0, "failed": 1, "errors": [{"datapoint": {}, "error": "bad value"}]}'
+
+
+def _framed(head, body):
+    return head + b"\r\n\r\n" + body
+
+
+def _chunked(body):
+    return b"".join(b"%x;ext=1\r\n%s\r\n" % (len(part), part)
+                    for part in (body[:10], body[10:])) + b"0\r\nX-Trailer: 1\r\n\r\n"
+
+
+ANSWERS = {
+    "content-length": _framed(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json"
+                              b"\r\nContent-Length: %d" % len(_DETAILS), _DETAILS),
+    "chunked": _framed(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked",
+                       _chunked(_DETAILS)),
+    "to the close": _framed(b"HTTP/1.0 400 Bad Request\r\nContent-Type: application/json",
+                            _DETAILS),
+    "gzip": _framed(b"HTTP/1.1 400 Bad Request\r\nContent-Encoding: gzip\r\nContent-Length: %d"
+                    % len(gzip.compress(_DETAILS)), gzip.compress(_DETAILS)),
+    "after 100 Continue": _framed(b"HTTP/1.1 100 Continue", b"") + _framed(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d" % len(_DETAILS), _DETAILS),
+}
+
+
+@pytest.mark.parametrize("framing", sorted(ANSWERS))
+def test_an_answer_in_any_framing_is_read_on_the_lean_path(framing):
+    heads = []
+
+    def answer(connection):
+        with connection:
+            heads.append(read_request(connection))
+            connection.sendall(ANSWERS[framing])
+            if framing != "to the close":
+                connection.recv(1)   # keep the connection until the client closes it
+    server = RawServer(answer)
+    try:
+        with pytest.raises(ApptuitSendException) as raised:
+            Apptuit(api_endpoint=server.endpoint).send([point()])
+        assert (raised.value.status_code, raised.value.failed) == (400, 1)
+        assert raised.value.errors[0]["error"] == "bad value"
+        assert len(heads) == 1   # read here, not sent again through requests
+        assert heads[0].startswith(b"POST /api/put?details HTTP/1.1\r\nHost: 127.0.0.1:")
+    finally:
+        server.close()
+
+
+def test_connection_close_is_honoured_and_the_next_put_reconnects():
+    heads = []
+
+    def answer_and_close(connection):
+        with connection:
+            heads.append(read_request(connection))
+            connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+    server = RawServer(answer_and_close)
+    try:
+        client = Apptuit(api_endpoint=server.endpoint)
+        client.send([point(1)])
+        assert client.transport._quick._idle == []
+        client.send([point(2)])
+        assert len(heads) == 2 and server.accepted == 2
+    finally:
+        server.close()
+
+
+def test_an_answer_it_cannot_read_is_asked_again_through_requests():
+    heads = []
+
+    def garbage_then_204(connection):
+        with connection:
+            heads.append(read_request(connection))
+            if len(heads) == 1:
+                connection.sendall(b"HELLO THERE\r\n\r\n")
+            else:
+                connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                connection.recv(1)
+    server = RawServer(garbage_then_204)
+    try:
+        Apptuit(api_endpoint=server.endpoint).send([point()])
+        assert len(heads) == 2   # the lean path's, then requests' own
+        assert b"Accept-Encoding: identity" in heads[0]
+        assert b"Accept-Encoding: identity" not in heads[1]
+    finally:
+        server.close()

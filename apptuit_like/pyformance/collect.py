@@ -47,6 +47,9 @@ class _KindView:
         self.heads_ok = None not in tags
 
 
+_NO_VIEW = _KindView([], [], [], [], [], 1)
+
+
 def _snapshot(metrics_by_key: Dict[str, Any]) -> Tuple[list, list]:
     """Keys and metrics of a registry dict that other threads may be growing.
 
@@ -82,6 +85,7 @@ class Collector:
         self._views: Dict[str, _KindView] = {}
         self._names: Dict[tuple, tuple] = {}
         self._row_heads: Dict[tuple, tuple] = {}
+        self._empty: set = set()   # kinds the registry had none of at the last look
         self._rejected: Dict[str, str] = {}   # registry key -> why it cannot be sent
         self._failing: set = set()   # keys whose reading failed, warned about once
 
@@ -168,7 +172,14 @@ class Collector:
     def _sent_view(self, kind: str, registry: Any, attr: str) -> Tuple[_KindView, Folded]:
         """The view of the keys sent one by one (under the cap, not idle), and the
         keys folded into overflow series."""
-        keys, metrics, folded = self.guard.split(kind, *_snapshot(getattr(registry, attr)))
+        metrics_by_key = getattr(registry, attr)
+        if not metrics_by_key and kind in self._empty:   # as last time: nothing to do
+            return _NO_VIEW, {}
+        keys, metrics, folded = self.guard.split(kind, *_snapshot(metrics_by_key))
+        if keys or folded:
+            self._empty.discard(kind)
+        else:
+            self._empty.add(kind)
         return self._view(kind, registry, *self.idle.active(kind, keys, metrics)), folded
 
     def _view(self, kind: str, registry: Any, keys: list, metrics: list) -> _KindView:
