@@ -220,8 +220,10 @@ def _headers(reader: BinaryIO) -> List[Tuple[str, str]]:
 
 
 def _exactly(reader: BinaryIO, size: int) -> bytes:
+    if size < 0:
+        raise _Unreadable("a negative length")
     data = reader.read(size) if size else b""
-    if size < 0 or len(data) != size:
+    if len(data) != size:
         raise _Unreadable("a body cut short")
     return data
 

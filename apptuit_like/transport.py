@@ -1,8 +1,8 @@
 """HTTP delivery of rendered points and queries: one session, retries, outcomes.
 
-Puts go over kept-alive sockets (:mod:`.keep_alive`) when no
-proxy stands before the host, and through the ``requests`` session otherwise and
-whenever that lean path gives no answer; queries always go through ``requests``.
+Puts go over kept-alive sockets (:mod:`.keep_alive`) when no proxy stands before
+the host, and through the ``requests`` session otherwise and whenever that lean
+path gives no answer; queries always go through ``requests``.
 
 ``Transport.post`` turns a batch into one or more :class:`Outcome` objects and
 ``Transport.get`` a query into one; neither raises for anything the server or the
@@ -87,14 +87,14 @@ def _failure(kind: str, points: Sequence[str], status_code: Optional[int], messa
                    cause=cause)
 
 
-def _snippet(response: "Answered") -> str:
+def _snippet(response: Answered) -> str:
     text = response.text.strip()
     if "html" in response.headers.get("Content-Type", "") or text[:1] == "<":
         text = " ".join(_TAG.sub(" ", text).split())   # a proxy's page: its words only
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
-def outcome_from_response(response: "Answered", points: Sequence[str]) -> Outcome:
+def outcome_from_response(response: Answered, points: Sequence[str]) -> Outcome:
     """Classify one HTTP answer to a put of ``points``."""
     code = response.status_code
     if 200 <= code < 300:
@@ -116,7 +116,7 @@ def outcome_from_response(response: "Answered", points: Sequence[str]) -> Outcom
                        answer_hint(code, response.url)))
 
 
-def _rejected(response: "Answered", points: Sequence[str]) -> Outcome:
+def _rejected(response: Answered, points: Sequence[str]) -> Outcome:
     try:
         details = response.json()
         failed = int(details["failed"])
