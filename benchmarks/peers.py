@@ -23,6 +23,7 @@ series add to a process that holds them, each library in a fresh process.
     python -m benchmarks.peers [--quick]
 """
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -378,11 +379,16 @@ def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
 def main(argv: Any = None) -> List[List[str]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="the table to stderr, then its rows as one JSON line to stdout")
     args = parser.parse_args(argv)
     table = rows(args.quick, 1 if args.quick else 7)
-    print("| what | " + " | ".join(LIBRARIES) + " | ours vs the best peer |")
+    out = sys.stderr if args.json else sys.stdout
+    print("| what | " + " | ".join(LIBRARIES) + " | ours vs the best peer |", file=out)
     for row in table:
-        print("| " + " | ".join(row) + " |", flush=True)
+        print("| " + " | ".join(row) + " |", file=out, flush=True)
+    if args.json:
+        print(json.dumps(table))
     return table
 
 
