@@ -29,14 +29,14 @@ def test_a_clock_that_went_back_keeps_the_order_without_a_long_wait():
     last = now_ms() + 10_000
     started = time.monotonic()
     assert next_stamp(last) == last + 1
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 1.0   # not the 10 s the clock is behind
 
 
 def test_a_deadline_too_close_to_wait_for_keeps_the_order():
     last = now_ms() + 500
     started = time.monotonic()
     assert next_stamp(last, 1, deadline=time.monotonic() + 0.01) == last + 1
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.4   # not the 0.5 s the clock is behind
 
 
 def test_precision_by_endpoint_setting_and_environment(monkeypatch):
