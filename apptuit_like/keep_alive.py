@@ -1,11 +1,12 @@
 """The POST of every report over kept-alive sockets, written and read directly.
 
-A report costs about 0.4 ms of CPU to POST through ``requests`` and 0.3 ms through
-``http.client`` when the CPU's caches are cold, as they are after the application
-ran between two reports; for a small registry the POST is the larger part of a
-cycle. :class:`KeepAlive` writes the request in one ``sendall`` and reads the
-answer with a small HTTP/1.1 reader (status line, headers, a body by
-Content-Length, chunks or the close of the connection).
+With the CPU's caches cold, as they are after the application ran between two
+reports, a small report's POST cost about 0.9 ms of CPU through ``requests``,
+0.3 ms through ``http.client`` (which parses headers with the ``email`` package)
+and 0.13 ms here, on the 2-core development machine: for a small registry the
+POST was the larger part of a cycle. :class:`KeepAlive` writes the request in one
+``sendall`` and reads the answer with a small HTTP/1.1 reader (status line,
+headers, a body by Content-Length, chunks or the close of the connection).
 
 It takes the common case (no proxy for the host) and gives everything else back to
 the transport's ``requests`` session: a connection that fails for any reason but a
@@ -49,8 +50,8 @@ class _Connection(NamedTuple):
 class Answer:
     """An answer read whole, with what the transport reads of a ``requests.Response``
     (``status_code``, ``reason``, ``url``, ``headers``, ``content``, ``text``,
-    ``json()``, ``with``) and none of what it builds besides (its cookie jar is a
-    fifth of a small report's POST).
+    ``json()``, ``with``) and none of what it builds besides: a Response, its
+    cookie jar included, cost 0.06 ms of CPU with cold caches.
 
     >>> answer = Answer(400, "Bad Request", [("Content-Type", "application/json")],
     ...                 b'{"failed": 1}', False, "http://tsdb:4242/api/put")
