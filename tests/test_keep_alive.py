@@ -40,6 +40,12 @@ class RawServer:
     def close(self):
         self._socket.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
 
 def read_request(connection):
     """One request's head and body, read from a connection."""
@@ -73,15 +79,12 @@ def test_a_connection_the_server_closed_meanwhile_is_replaced_and_nothing_is_los
         with connection:
             heads.append(read_request(connection))
             connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-    server = RawServer(answer_once_and_close)
-    try:
+    with RawServer(answer_once_and_close) as server:
         client = Apptuit(api_endpoint=server.endpoint)
         client.send([point(1)])
         time.sleep(0.05)   # the server's close has arrived
         client.send([point(2)])   # the idle connection is dead: requests sends it
         assert len(heads) == 2 and server.accepted == 2
-    finally:
-        server.close()
 
 
 def test_a_silent_server_times_out_once_as_a_read_timeout():
@@ -89,8 +92,7 @@ def test_a_silent_server_times_out_once_as_a_read_timeout():
         read_request(connection)
         time.sleep(5)
         connection.close()
-    server = RawServer(never_answer)
-    try:
+    with RawServer(never_answer) as server:
         client = Apptuit(api_endpoint=server.endpoint, timeout=0.5)
         started = time.monotonic()
         with pytest.raises(ApptuitTimeout) as raised:
@@ -98,8 +100,6 @@ def test_a_silent_server_times_out_once_as_a_read_timeout():
         assert isinstance(raised.value, requests.exceptions.ReadTimeout)
         assert time.monotonic() - started < 1.5   # one timeout, not a second try
         assert server.accepted == 1
-    finally:
-        server.close()
 
 
 def test_a_redirect_is_followed_by_requests(fake):
@@ -184,16 +184,13 @@ def test_an_answer_in_any_framing_is_read_on_the_lean_path(framing):
             connection.sendall(ANSWERS[framing])
             if framing != "to the close":
                 connection.recv(1)   # keep the connection until the client closes it
-    server = RawServer(answer)
-    try:
+    with RawServer(answer) as server:
         with pytest.raises(ApptuitSendException) as raised:
             Apptuit(api_endpoint=server.endpoint).send([point()])
         assert (raised.value.status_code, raised.value.failed) == (400, 1)
         assert raised.value.errors[0]["error"] == "bad value"
         assert len(heads) == 1   # read here, not sent again through requests
         assert heads[0].startswith(b"POST /api/put?details HTTP/1.1\r\nHost: 127.0.0.1:")
-    finally:
-        server.close()
 
 
 def test_connection_close_is_honoured_and_the_next_put_reconnects():
@@ -203,15 +200,12 @@ def test_connection_close_is_honoured_and_the_next_put_reconnects():
         with connection:
             heads.append(read_request(connection))
             connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-    server = RawServer(answer_and_close)
-    try:
+    with RawServer(answer_and_close) as server:
         client = Apptuit(api_endpoint=server.endpoint)
         client.send([point(1)])
         assert client.transport._quick._idle == []
         client.send([point(2)])
         assert len(heads) == 2 and server.accepted == 2
-    finally:
-        server.close()
 
 
 def test_an_answer_it_cannot_read_is_asked_again_through_requests():
@@ -225,11 +219,8 @@ def test_an_answer_it_cannot_read_is_asked_again_through_requests():
             else:
                 connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 connection.recv(1)
-    server = RawServer(garbage_then_204)
-    try:
+    with RawServer(garbage_then_204) as server:
         Apptuit(api_endpoint=server.endpoint).send([point()])
         assert len(heads) == 2   # the lean path's, then requests' own
         assert b"Accept-Encoding: identity" in heads[0]
         assert b"Accept-Encoding: identity" not in heads[1]
-    finally:
-        server.close()
