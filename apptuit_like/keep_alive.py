@@ -127,7 +127,8 @@ class KeepAlive:
             if connection is None:
                 return None
         try:
-            connection.sock.settimeout(timeout)
+            if connection.sock.gettimeout() != timeout:   # setting it is a system call
+                connection.sock.settimeout(timeout)
             connection.sock.sendall(b"%s%d\r\n\r\n%s" % (self._head, len(body), body))
             answer = _read_answer(connection.reader, self.url)
         except socket.timeout as err:

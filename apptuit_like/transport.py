@@ -351,7 +351,8 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
     outcomes: List[Outcome] = []
     stop: List[Outcome] = []
 
-    def settle(results: List[Outcome]) -> None:
+    # nested annotations are quoted: unquoted, each call would evaluate them
+    def settle(results: "List[Outcome]") -> None:
         for outcome in results:
             if outcome.ok:   # delivered points are not needed again: free them now
                 outcome.points = ()
@@ -361,7 +362,7 @@ def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], time
         if not stop:
             stop.extend(o for o in results if o.kind in ABORT_KINDS)
 
-    def post(batch: Sequence[str]) -> List[Outcome]:
+    def post(batch: "Sequence[str]") -> "List[Outcome]":
         return transport.post(batch, timeout, retry, deadline, sleep)
 
     with (ThreadPoolExecutor(1, "apptuit-like-send") if overlap else nullcontext()) as pool:

@@ -400,7 +400,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             log.exception("ApptuitReporter: the error handler raised")
 
     def _count(self, name: str, value: int) -> None:
-        self._meta_metrics_registry.counter(name).inc(value)
+        if value:
+            self._meta_metrics_registry.counter(name).inc(value)
 
     def _after_fork_in_child(self) -> None:
         was_running = self._thread is not None

@@ -41,7 +41,8 @@ class OutageBuffer:
 
     def backlog(self, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
         """Everything kept, in one chunk, taken out (``settle`` puts back what failed)."""
-        yield self.drain()
+        if self._points:
+            yield self.drain()
 
     def settle(self, taken: int, done: int, keep: Sequence[Tuple[int, Sequence[Any]]]) -> int:
         """Keep the units of every retryable failure, backlog included; return how
