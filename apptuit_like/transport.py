@@ -288,10 +288,10 @@ class Transport:
         """(response, ...), or (None, (failure kind, message, the requests exception's
         class)) when no answer came. ``lean`` is tried first; when it gives no
         answer, requests sends the request ``prepare`` gives."""
-        settings = self._settings(url)
         try:
             response: Optional[Answered] = lean() if lean is not None else None
             if response is None:
+                settings = self._settings(url)
                 response = self._session.send(prepare(), timeout=timeout, allow_redirects=True,
                                               proxies=settings["proxies"],
                                               verify=settings["verify"])

@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Sequence, Tuple
 
+from pyformance import MetricsRegistry
+
 from ..errors import ApptuitValueError
 from ..sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
@@ -48,6 +50,13 @@ class _KindView:
 
 
 _NO_VIEW = _KindView([], [], [], [], [], 1)
+
+
+def _has_dicts(registry: Any) -> bool:
+    """Whether ``registry`` keeps pyformance's five metric dicts (a merged view
+    does too); others are read through ``dump_metrics()``."""
+    return isinstance(registry, MetricsRegistry) or all(
+        hasattr(registry, attr) for _, attr in KINDS)
 
 
 def _snapshot(metrics_by_key: Dict[str, Any]) -> Tuple[list, list]:
@@ -102,7 +111,7 @@ class Collector:
     def chunks(self, registry: Any, timestamp: int) -> Generator[List[str], None, int]:
         """Rendered points in chunks of a few hundred metrics; returns the count of
         values skipped. Between chunks application threads get the GIL."""
-        if not all(hasattr(registry, attr) for _, attr in KINDS):
+        if not _has_dicts(registry):
             dumped, skipped = self._collect_dump(registry, timestamp)
             yield dumped
             return skipped
@@ -260,7 +269,7 @@ class Collector:
         """Raise ApptuitValueError naming the first metric of ``registry`` that
         cannot be sent: the synchronous ``report_now`` refuses, as apptuit-py does,
         what the background loop skips and counts."""
-        if not all(hasattr(registry, attr) for _, attr in KINDS):
+        if not _has_dicts(registry):
             return
         for kind, attr in KINDS:
             view, _ = self._sent_view(kind, registry, attr)
