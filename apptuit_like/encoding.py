@@ -189,9 +189,11 @@ def _fitting(points: List[str], batch_size: int, max_bytes: Optional[int]) -> in
     if max_bytes is None:
         return count
     head = points[:count]
-    sizes = (map(len, head) if isinstance(head[0], bytes) or all(map(str.isascii, head))
-             else (len(p.encode("utf-8")) for p in head))
+    sizes = (list(map(len, head)) if isinstance(head[0], bytes) or all(map(str.isascii, head))
+             else [len(p.encode("utf-8")) for p in head])
     # a body is "[" + points joined by "," + "]": each point costs its size plus one
+    if sum(sizes) + count < max_bytes:
+        return count   # all fit, the usual case: summed at C speed
     ends = list(accumulate(size + 1 for size in sizes))
     return max(1, bisect_right(ends, max_bytes - 1))
 

@@ -36,6 +36,15 @@ def test_batches_respect_both_limits_and_lose_nothing(seed):
                 or len(json_body(first + second[:1])) > max_bytes)
 
 
+@pytest.mark.parametrize("points", [['"ab"', '"cd"', '"ef"'], ['"é"', '"ü"', '"ß"'],
+                                    [b'"ab"', b'"cd"', b'"ef"']])
+def test_a_body_of_exactly_the_cap_goes_whole_and_one_byte_less_cuts_it(points):
+    exact = len(json_body(points) if isinstance(points[0], str) else b"[" + b",".join(points)
+                + b"]")
+    assert list(rebatch([points], 10, max_bytes=exact)) == [points]
+    assert list(rebatch([points], 10, max_bytes=exact - 1)) == [points[:2], points[2:]]
+
+
 def test_a_point_larger_than_the_cap_goes_alone():
     big = '"%s"' % ("x" * 100)
     assert list(rebatch([["1", big, "2"]], 10, max_bytes=20)) == [["1"], [big], ["2"]]
