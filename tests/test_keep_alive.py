@@ -60,6 +60,16 @@ def read_request(connection):
     return head
 
 
+def answer_once(heads, reply):
+    """A handler that reads one request's head into ``heads``, answers ``reply`` and
+    closes the connection."""
+    def handle(connection):
+        with connection:
+            heads.append(read_request(connection))
+            connection.sendall(reply)
+    return handle
+
+
 def test_puts_ride_one_kept_alive_connection(fake):
     client = Apptuit(api_endpoint=fake.endpoint)
     for value in range(3):
@@ -73,13 +83,9 @@ def test_puts_ride_one_kept_alive_connection(fake):
 
 
 def test_a_connection_the_server_closed_meanwhile_is_replaced_and_nothing_is_lost():
-    heads = []
-
-    def answer_once_and_close(connection):   # keep-alive promised, then closed
-        with connection:
-            heads.append(read_request(connection))
-            connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-    with RawServer(answer_once_and_close) as server:
+    heads = []   # keep-alive promised, then the connection closed
+    with RawServer(answer_once(heads, b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                   ) as server:
         client = Apptuit(api_endpoint=server.endpoint)
         client.send([point(1)])
         time.sleep(0.05)   # the server's close has arrived
@@ -217,12 +223,8 @@ def test_an_answer_in_any_framing_is_read_on_the_lean_path(framing):
 
 def test_connection_close_is_honoured_and_the_next_put_reconnects():
     heads = []
-
-    def answer_and_close(connection):
-        with connection:
-            heads.append(read_request(connection))
-            connection.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-    with RawServer(answer_and_close) as server:
+    with RawServer(answer_once(heads, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                   ) as server:
         client = Apptuit(api_endpoint=server.endpoint)
         client.send([point(1)])
         assert client.transport._quick._idle == []
