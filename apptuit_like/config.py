@@ -10,6 +10,8 @@
 ``APPTUIT_DISABLE_HOST_TAG`` a true value stops the reporter adding ``host``
 ``APPTUIT_MULTIPROCESS_DIR`` the directory of a multi-process reporter group
 ``APPTUIT_TIMESTAMP_PRECISION`` ``ms`` or ``s``: the reporter's stamps (default: by endpoint)
+``APPTUIT_HANDLE_SIGNALS`` a false value: started reporters leave SIGTERM/SIGINT alone
+``APPTUIT_SHUTDOWN_TIMEOUT`` seconds the final report may take at a stop (default 5)
 =========================  =====================================================
 """
 import os
@@ -24,6 +26,8 @@ from .errors import ApptuitValueError
 DEFAULT_ENDPOINT = "https://api.apptuit.ai"
 HOSTED_HOSTS = frozenset(["api.apptuit.ai"])
 DEFAULT_TIMEOUT = 60.0
+# Docker waits 10 s between SIGTERM and SIGKILL, Kubernetes 30 s by default.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 DEFAULT_BATCH_SIZE = 50000
 # Bytes of uncompressed JSON per request: well under VictoriaMetrics' default
 # -opentsdbhttp.maxInsertRequestSize (32 MiB), which it enforces with a 400, not 413.
@@ -43,6 +47,8 @@ MULTIPROCESS_DIR = "APPTUIT_MULTIPROCESS_DIR"
 TIMESTAMP_PRECISION = "APPTUIT_TIMESTAMP_PRECISION"
 WIRE = "APPTUIT_WIRE"
 BUFFER_DIR = "APPTUIT_BUFFER_DIR"
+HANDLE_SIGNALS = "APPTUIT_HANDLE_SIGNALS"
+SHUTDOWN_TIMEOUT = "APPTUIT_SHUTDOWN_TIMEOUT"
 PRECISIONS = ("ms", "s")
 
 # apptuit-py's names for the same variables, exported from the top level.
@@ -131,18 +137,36 @@ def read_wire(wire: Optional[str]) -> Optional[str]:
 
 def read_timeout(timeout: Optional[float]) -> float:
     """The timeout argument, else ``APPTUIT_TIMEOUT``, else 60 seconds."""
-    if timeout is None:
-        raw = os.environ.get(TIMEOUT)
+    return _read_seconds(timeout, TIMEOUT, DEFAULT_TIMEOUT, "timeout")
+
+
+def read_shutdown_timeout(timeout: Optional[float]) -> float:
+    """The shutdown_timeout argument, else ``APPTUIT_SHUTDOWN_TIMEOUT``, else 5 seconds."""
+    return _read_seconds(timeout, SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+                         "shutdown_timeout")
+
+
+def read_handle_signals(handle: Optional[bool]) -> bool:
+    """The handle_signals argument, else ``APPTUIT_HANDLE_SIGNALS``, else True."""
+    if handle is not None:
+        return bool(handle)
+    return env_flag(HANDLE_SIGNALS) if os.environ.get(HANDLE_SIGNALS, "").strip() else True
+
+
+def _read_seconds(value: Optional[float], variable: str, default: float, name: str) -> float:
+    if value is None:
+        raw = os.environ.get(variable)
         if not raw:
-            return DEFAULT_TIMEOUT
+            return default
         try:
-            timeout = float(raw)
+            value = float(raw)
         except ValueError:
-            raise ApptuitValueError("%s=%r is not a number of seconds" % (TIMEOUT, raw)) from None
-    if not timeout > 0:
-        raise ApptuitValueError("timeout must be a positive number of seconds, got %r"
-                                % (timeout,))
-    return float(timeout)
+            raise ApptuitValueError("%s=%r is not a number of seconds"
+                                    % (variable, raw)) from None
+    if not value > 0:
+        raise ApptuitValueError("%s must be a positive number of seconds, got %r"
+                                % (name, value))
+    return float(value)
 
 
 def parse_tags(text: str, source: str = TAGS) -> Dict[str, str]:

@@ -1,5 +1,8 @@
 """ASGI middleware: HTTP requests counted and timed until the app has sent the
-last of the body; lifespan and websocket traffic pass untouched.
+last of the body; websocket traffic passes untouched. When the app completes its
+lifespan shutdown (the server has finished every request), every running
+reporter reports at once: uvicorn and hypercorn may then end the process by the
+signal they stopped on, which skips ``atexit``.
 
 The route template is what the app's router left in the scope: Starlette and
 FastAPI put the matched route in ``scope["route"]`` (its ``path_format``,
@@ -7,8 +10,10 @@ FastAPI put the matched route in ``scope["route"]`` (its ``path_format``,
 framework may put the template there as a string, and a plain app may pass
 ``route=``, a function of the scope.
 """
+import asyncio
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
+from ..pyformance import lifecycle
 from .http_metrics import HttpMetrics
 
 Scope = MutableMapping[str, Any]
@@ -45,6 +50,9 @@ class ApptuitASGIMiddleware:
         self.route = route
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _flushing_at_shutdown(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -65,6 +73,15 @@ class ApptuitASGIMiddleware:
 
     def _route_of(self, scope: Scope, root: str) -> Optional[str]:
         return self.route(scope) if self.route is not None else route_of(scope, root)
+
+
+def _flushing_at_shutdown(send: Any) -> Callable[[MutableMapping[str, Any]], Awaitable[None]]:
+    async def send_after_flush(message: MutableMapping[str, Any]) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            # on a thread: the loop stays free for whatever else is closing
+            await asyncio.get_running_loop().run_in_executor(None, lifecycle.flush_all)
+        await send(message)
+    return send_after_flush
 
 
 def route_of(scope: Scope, root: str = "") -> Optional[str]:

@@ -24,7 +24,7 @@ from ..retry import RetryPolicy
 from ..timeseries import DataPoint, TimeSeriesName
 from ..utils import strtobool
 from ..transport import ABORT_KINDS, Outcome, deliver_batches
-from . import lifecycle
+from . import lifecycle, stop_signals
 from .clock import UNITS, next_stamp, on_wire, to_ms
 from .cardinality import DEFAULT_MAX_SERIES_PER_METRIC, parse_duration
 from .collect import Collector
@@ -73,6 +73,12 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     ``APPTUIT_MULTIPROCESS_DIR``), ``gauge_mode`` and ``gauge_modes``: reporters
     sharing the directory send one set of series with exact totals.
 
+    A started reporter sends a final report at every orderly end of the process:
+    :meth:`stop`, interpreter exit, and SIGTERM or SIGINT (``handle_signals``,
+    default ``APPTUIT_HANDLE_SIGNALS`` or True: see
+    :mod:`~apptuit_like.pyformance.stop_signals`), each bounded by
+    ``shutdown_timeout`` (default ``APPTUIT_SHUTDOWN_TIMEOUT`` or 5 seconds).
+
     Example::
 
         registry = MetricsRegistry()
@@ -105,7 +111,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  influx_bucket: Optional[str] = None, buffer_dir: Optional[str] = None,
                  max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
                  max_series_per_metric: Optional[int] = DEFAULT_MAX_SERIES_PER_METRIC,
-                 idle_series_timeout: Union[None, float, str] = None) -> None:
+                 idle_series_timeout: Union[None, float, str] = None,
+                 handle_signals: Optional[bool] = None,
+                 shutdown_timeout: Optional[float] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -127,6 +135,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.max_buffered_points = max_buffered_points
         self.buffer_dir = buffer_dir or os.environ.get(config.BUFFER_DIR) or None
         self.max_buffer_bytes = max_buffer_bytes
+        self.handle_signals = config.read_handle_signals(handle_signals)
+        self.shutdown_timeout = config.read_shutdown_timeout(shutdown_timeout)
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
         self._meta_metrics_registry = meta_registry()
         collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
@@ -197,19 +207,37 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                                             name="apptuit-reporter-%x" % id(self))
             self._thread.start()
         lifecycle.track(self, lifecycle.running)
+        if self.handle_signals:
+            stop_signals.install_for_start()
         return True
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Wake the thread, send a final report bounded by ``timeout`` and join it."""
+        """Wake the thread, send a final report bounded by ``timeout`` (default
+        ``shutdown_timeout``) and join it; what could not go out by then stays in
+        the outage buffer (on disk, with ``buffer_dir``)."""
         with self._state_lock:
             thread, self._thread = self._thread, None
             if thread is None:
                 return
-            self._stop_timeout = self.client.timeout if timeout is None else timeout
+            self._stop_timeout = self.shutdown_timeout if timeout is None else timeout
             self._stop_event.set()
         lifecycle.untrack(self)
         if thread is not threading.current_thread():
             thread.join(self._stop_timeout + 1.0)
+
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Report now from the calling thread, bounded by ``timeout`` (default
+        ``shutdown_timeout``) and without retries, and go on running; in a group,
+        publish this process's state and send the group's series. Never raises:
+        failures go to the error handler, as in the background loop. For hooks
+        after which the process may end without ``atexit``.
+
+        >>> ApptuitReporter(api_endpoint="http://127.0.0.1:9").flush()   # not started
+        """
+        if not self.is_running:
+            return
+        deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else timeout)
+        self._cycle(deadline=deadline, retry=self.retry_policy.with_total(0), now=True)
 
     def stats(self) -> Dict[str, int]:
         """Points counted by the meta metrics so far, e.g. for a health check.

@@ -1,6 +1,7 @@
-"""The reporter's part in the process's life: a final report at interpreter exit,
-and in a forked child a fresh start (or, in a multi-process group, a new
-identity), with a flush at exit where multiprocessing would skip ``atexit``.
+"""The reporter's part in the process's life: a final report at interpreter exit
+(and, through ``stop_signals``, at SIGTERM and SIGINT), and in a forked child a
+fresh start (or, in a multi-process group, a new identity), with a flush at exit
+where multiprocessing would skip ``atexit``.
 
 Reporters are tracked in weak sets, so tracking never keeps one alive.
 """
@@ -10,7 +11,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Optional
+from typing import Any, Callable, List, Optional
 
 from .. import config
 
@@ -44,6 +45,47 @@ def stop_all() -> None:
     """Stop every running reporter: each sends its final report."""
     for reporter in list(running):
         reporter.stop()
+
+
+def flush_all() -> None:
+    """Every running reporter reports now, bounded by its ``shutdown_timeout``,
+    and keeps running: for a server's shutdown hook, after which the process may
+    end without ``atexit`` (uvicorn re-raises the signal it stopped on)."""
+    for reporter in list(running):
+        reporter.flush()
+
+
+def _signalled() -> List[Any]:
+    return [reporter for reporter in list(running) if reporter.handle_signals]
+
+
+def stop_signalled() -> None:
+    for reporter in _signalled():
+        reporter.stop()
+
+
+def flush_signalled() -> None:
+    for reporter in _signalled():
+        reporter.flush()
+
+
+def within_shutdown_timeout(work: Callable[[], None]) -> bool:
+    """Run ``work`` on a thread of its own, waiting at most the longest
+    ``shutdown_timeout`` of the reporters (and a second): a signal handler's
+    thread may have been interrupted holding a lock the work needs. True when
+    the work finished in time."""
+    reporters = _signalled()
+    if not reporters:
+        return True
+    bound = max(reporter.shutdown_timeout for reporter in reporters) + 1.0
+    worker = threading.Thread(target=work, name="apptuit-shutdown", daemon=True)
+    worker.start()
+    worker.join(bound)
+    if worker.is_alive():
+        log.warning("ApptuitReporter: the report at a stop did not finish within %.1f s",
+                    bound)
+        return False
+    return True
 
 
 def _restart_in_child() -> None:
