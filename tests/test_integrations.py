@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from apptuit_like.testing import free_port
-from test_multiprocess_servers import services, stop
+from test_multiprocess_servers import services
 
 pytestmark = pytest.mark.slow
 APPS = pathlib.Path(__file__).parent / "apps"
@@ -38,6 +38,7 @@ def serve(vm, uid, tmp_path):
                TEST_BROKER_DIR=str(tmp_path / "broker"),
                PYTHONPATH=os.pathsep.join([str(APPS), os.environ.get("PYTHONPATH", "")]))
     (tmp_path / "broker").mkdir()
+    (tmp_path / "broker-done").mkdir()
     with services(tmp_path, env) as start:
         yield start
 
@@ -82,28 +83,68 @@ def assert_requests_recorded(vm, uid):
     assert in_flight and sum(in_flight.values()) == 0, in_flight
 
 
-def gunicorn(port, app):
+def gunicorn(port, app, *options):
     return [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:%d" % port, "-w", "2",
-            "--graceful-timeout", "20", app]
+            "--graceful-timeout", "20", *options, app]
 
 
-def uvicorn(port, app):
-    return [sys.executable, "-m", "uvicorn", "--workers", "2", "--port", str(port), app]
+def gunicorn_uvicorn_workers(port, app):
+    return gunicorn(port, app, "-k", "uvicorn.workers.UvicornWorker")
 
 
-# each server stopped as its operator would: SIGTERM to gunicorn, Ctrl-C to uvicorn
+def uvicorn(port, app, *options):
+    return [sys.executable, "-m", "uvicorn", "--port", str(port), *options, app]
+
+
+def uvicorn_workers(port, app):
+    return uvicorn(port, app, "--workers", "2")
+
+
+def hypercorn(port, app, *options):
+    return [sys.executable, "-m", "hypercorn", "-b", "127.0.0.1:%d" % port, *options, app]
+
+
+def hypercorn_workers(port, app):
+    return hypercorn(port, app, "-w", "2")
+
+
+def to_group(sig):
+    """``sig`` to the server's whole process group, as Ctrl-C in its terminal sends it."""
+    def send(process):
+        os.killpg(process.pid, sig)
+    send.__name__ = "%s-to-the-group" % sig.name
+    return send
+
+
+# Each server stopped as its operator would, right after the load: the reporting
+# interval (60 s) is longer than the test, so only the reports at the stop can
+# have stored the counts. The server ends with the status it has without the
+# reporter's signal handling (a run with APPTUIT_HANDLE_SIGNALS=off tells it).
 @pytest.mark.parametrize("server, app, sig", [
     (gunicorn, "flask_app:app", signal.SIGTERM), (gunicorn, "django_app:app", signal.SIGTERM),
-    (gunicorn, "raw_app:wsgi_app", signal.SIGTERM), (uvicorn, "fastapi_app:app", signal.SIGINT),
-    (uvicorn, "raw_app:asgi_app", signal.SIGINT)],
+    (gunicorn, "raw_app:wsgi_app", signal.SIGTERM),
+    (gunicorn_uvicorn_workers, "fastapi_app:app", signal.SIGTERM),
+    (uvicorn, "fastapi_app:app", signal.SIGTERM), (uvicorn, "fastapi_app:app", signal.SIGINT),
+    (uvicorn_workers, "fastapi_app:app", signal.SIGTERM),
+    (uvicorn_workers, "fastapi_app:app", to_group(signal.SIGINT)),
+    (uvicorn_workers, "raw_app:asgi_app", signal.SIGTERM),
+    (hypercorn, "fastapi_app:app", signal.SIGTERM),
+    (hypercorn_workers, "fastapi_app:app", signal.SIGTERM)],
     ids=lambda value: getattr(value, "__name__", None) or str(value).split(".")[-1])
-def test_web_apps_under_their_servers(vm, uid, serve, server, app, sig):
-    port = free_port()
-    process = serve(server(port, app), port)
-    drive(port)
+def test_web_apps_stopped_within_the_interval_keep_every_count(vm, uid, serve, tmp_path,
+                                                               server, app, sig):
+    def run(**env):
+        port = free_port()
+        process = serve(server(port, app), port, TEST_INTERVAL="60", **env)
+        drive(port)
+        sig(process) if callable(sig) else process.send_signal(sig)
+        process.wait(60)
+        return process.returncode, process.stderr.read().decode()[-2000:]
+    plain_status, _ = run(TEST_UID=uid + "plain", APPTUIT_HANDLE_SIGNALS="off",
+                          APPTUIT_MULTIPROCESS_DIR=str(tmp_path / "plain"))
+    status, log = run()
+    assert status == plain_status, log
     assert_requests_recorded(vm, uid)
-    stop(process, sig)
-    assert stored(vm, uid, "http_server_requests_count") == EXPECTED
 
 
 SENT = {"orders.ship": 20, "orders.fail": 5, "orders.flaky": 4}   # flaky retries once
@@ -117,7 +158,7 @@ def test_celery_prefork_worker_counts_tasks_by_outcome(vm, uid, serve, tmp_path,
     from celery import Celery
     worker = serve([sys.executable, "-m", "celery", "-A", "celery_app", "worker",
                     "--pool", "prefork", "--concurrency", "2", "--loglevel", "warning"]
-                   + recycle)
+                   + recycle, TEST_INTERVAL="60")
     folder = str(tmp_path / "broker")
     sender = Celery("sender", broker="filesystem://")
     sender.conf.broker_transport_options = {"data_folder_in": folder, "data_folder_out": folder,
@@ -125,10 +166,16 @@ def test_celery_prefork_worker_counts_tasks_by_outcome(vm, uid, serve, tmp_path,
     for task, n in SENT.items():
         for i in range(n):
             sender.send_task(task, args=(i,))
+    runs = sum(TASKS.values())
+    deadline = time.monotonic() + BOUND
+    while len(os.listdir(folder + "-done")) < runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(os.listdir(folder + "-done")) == runs
+    # a warm shutdown within the interval: only the reports at the stop store the counts
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, worker.stderr.read().decode()[-2000:]
     by = ("task", "outcome")
     assert wait_for(vm, uid, "celery_tasks_count", TASKS, by) == TASKS
     assert stored(vm, uid, "celery_task_runtime_count", by) == TASKS
     assert stored(vm, uid, "celery_task_exceptions_count", ("task", "exception")) == {
         ("orders.fail", "KeyError"): 5}
-    stop(worker, signal.SIGTERM)
-    assert stored(vm, uid, "celery_tasks_count", by) == TASKS

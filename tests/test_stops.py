@@ -42,11 +42,11 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run_until_ready(vm, uid, tmp_path, env=None, **options):
+def run_until_ready(vm, uid, tmp_path, env=None, wrapper=(), **options):
     (tmp_path / "script.py").write_text(SCRIPT)
     env = dict(os.environ, TEST_UID=uid, TEST_OPTIONS=json.dumps(options), **(env or {}))
     env.setdefault("APPTUIT_API_ENDPOINT", vm.put_endpoint)
-    process = subprocess.Popen([sys.executable, str(tmp_path / "script.py")], env=env,
+    process = subprocess.Popen([*wrapper, sys.executable, str(tmp_path / "script.py")], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     while not lines or lines[-1] != "ready":
@@ -88,6 +88,23 @@ def test_a_reporter_started_off_the_main_thread_is_covered_once_installed(vm, ui
     assert lines[0] == "installed True"
     status, _, err = stop(process, signal.SIGTERM)
     assert status == -signal.SIGTERM, err
+    assert stored(vm, uid) == [5]
+
+
+UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+def test_as_pid_1_of_a_pid_namespace_as_in_a_container(vm, uid, tmp_path):
+    """The kernel ignores a default action sent to a namespace's PID 1 (Docker's
+    stop would wait 10 s, then SIGKILL): the handler reports and exits 143."""
+    if subprocess.run(UNSHARE + ["true"], capture_output=True).returncode != 0:
+        pytest.skip("this machine allows no PID namespace (unshare --pid needs root)")
+    outer, _ = run_until_ready(vm, uid, tmp_path, wrapper=UNSHARE)
+    with open("/proc/%d/task/%d/children" % (outer.pid, outer.pid)) as children:
+        pid_1, = [int(pid) for pid in children.read().split()]
+    os.kill(pid_1, signal.SIGTERM)
+    _, err = outer.communicate(timeout=30)
+    assert outer.returncode == 128 + signal.SIGTERM, err
     assert stored(vm, uid) == [5]
 
 

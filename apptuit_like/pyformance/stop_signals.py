@@ -12,6 +12,8 @@ handler for SIGTERM and SIGINT that keeps each signal's meaning:
 - where the signal would have ended the process, every running reporter stops (its
   final report, and in a group its state published), and the signal is raised
   again with its default action: the process ends with the status it would have had.
+  As PID 1 of a container, whose default actions the kernel ignores, it exits with
+  status 128 + the signal's number instead, as under an init such as tini.
 
 The report is bounded by each reporter's ``shutdown_timeout`` and made on a thread
 of its own, so a lock held by the interrupted code cannot hang the stop. A signal
@@ -114,4 +116,5 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> Any:
         return previous(signum, frame)   # type: ignore[operator]
     signal.signal(signum, signal.SIG_DFL)
     signal.raise_signal(signum)
-    return None
+    # still here: PID 1 of a PID namespace, where the default action is ignored
+    raise SystemExit(128 + signum)

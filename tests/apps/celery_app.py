@@ -1,7 +1,7 @@
 """A Celery app on the filesystem transport (no broker server), instrumented."""
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 from apptuit_like.integrations.celery import instrument
 from common import registry
@@ -13,6 +13,12 @@ app.conf.update(broker_transport_options={"data_folder_in": folder,
                                           "control_folder": folder + "-control"},
                 task_ignore_result=True, worker_hijack_root_logger=False)
 instrument(registry)
+
+
+@signals.task_postrun.connect(weak=False)   # after instrument's: the run is counted
+def note_done(task_id=None, state=None, **_):
+    """One file per finished run, so the test knows when to stop the worker."""
+    open(os.path.join(folder + "-done", "%s-%s" % (task_id, state)), "w").close()
 
 
 @app.task(name="orders.ship")
