@@ -130,7 +130,8 @@ def to_group(sig):
     (uvicorn_workers, "raw_app:asgi_app", signal.SIGTERM),
     (hypercorn, "fastapi_app:app", signal.SIGTERM),
     (hypercorn_workers, "fastapi_app:app", signal.SIGTERM)],
-    ids=lambda value: getattr(value, "__name__", None) or str(value).split(".")[-1])
+    ids=lambda value: (getattr(value, "__name__", None) or getattr(value, "name", None)
+                         or str(value).split(".")[-1]))
 def test_web_apps_stopped_within_the_interval_keep_every_count(vm, uid, serve, tmp_path,
                                                                server, app, sig):
     def run(**env):

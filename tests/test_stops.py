@@ -139,3 +139,55 @@ def test_a_hanging_backend_holds_the_stop_no_longer_than_the_bound_and_the_disk_
                                buffer_dir=str(tmp_path / "buffer"), tags={"test": uid})
     reporter.report_now()
     assert stored(vm, uid) == [5]
+
+
+@pytest.fixture
+def handlers():
+    """The signal handlers as they were, and ours uninstalled, after the test."""
+    from apptuit_like.pyformance import stop_signals
+    stop_signals.uninstall_signal_handlers()   # an earlier test's reporter installed them
+    saved = {signum: signal.getsignal(signum) for signum in stop_signals.STOP_SIGNALS}
+    yield stop_signals
+    stop_signals.uninstall_signal_handlers()
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def test_install_chains_uninstall_restores_and_an_ignored_signal_stays_ignored(handlers):
+    seen = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    assert handlers.install_signal_handlers()
+    assert handlers.install_signal_handlers()             # a second call adds nothing
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signal.raise_signal(signal.SIGTERM)
+    assert seen == [signal.SIGTERM]                       # the process's own, once
+    handlers.uninstall_signal_handlers()
+    assert signal.getsignal(signal.SIGTERM) is not handlers._on_signal
+    signal.raise_signal(signal.SIGTERM)
+    assert seen == [signal.SIGTERM] * 2
+
+
+def test_a_handler_put_over_ours_and_chaining_to_it_does_not_loop(handlers):
+    seen = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append("first"))
+    handlers.install_signal_handlers()
+    ours = signal.getsignal(signal.SIGTERM)
+
+    def later(signum, frame):   # an application's handler installed after ours
+        seen.append("later")
+        ours(signum, frame)
+    signal.signal(signal.SIGTERM, later)
+    handlers.install_signal_handlers()   # another reporter starts: nothing is wrapped again
+    signal.raise_signal(signal.SIGTERM)
+    assert seen == ["later", "first"]
+
+
+def test_off_the_main_thread_nothing_is_installed(handlers):
+    import threading
+    found = []
+    thread = threading.Thread(target=lambda: found.append(handlers.install_signal_handlers()))
+    thread.start()
+    thread.join()
+    assert found == [False]
+    assert signal.getsignal(signal.SIGTERM) is not handlers._on_signal

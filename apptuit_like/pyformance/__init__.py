@@ -4,5 +4,7 @@ It depends on the core, never the other way."""
 from .apptuit_reporter import ApptuitReporter, default_error_handler
 from .metrics import MetricsRegistry
 from .process_metrics import ProcessMetrics
+from .stop_signals import install_signal_handlers, uninstall_signal_handlers
 
-__all__ = ["ApptuitReporter", "MetricsRegistry", "ProcessMetrics", "default_error_handler"]
+__all__ = ["ApptuitReporter", "MetricsRegistry", "ProcessMetrics", "default_error_handler",
+           "install_signal_handlers", "uninstall_signal_handlers"]

@@ -102,19 +102,25 @@ def install_for_start() -> None:
 
 
 def _on_signal(signum: int, frame: Optional[FrameType]) -> Any:
-    global _handling
     previous = _previous.get(signum, signal.SIG_DFL)
-    ends = not callable(previous)
-    if _active and not _handling:
-        _handling = True
-        try:
-            lifecycle.within_shutdown_timeout(
-                lifecycle.stop_signalled if ends else lifecycle.flush_signalled)
-        finally:
-            _handling = False
-    if not ends:
-        return previous(signum, frame)   # type: ignore[operator]
+    _report(ends=not callable(previous))
+    if callable(previous):
+        return previous(signum, frame)
     signal.signal(signum, signal.SIG_DFL)
     signal.raise_signal(signum)
     # still here: PID 1 of a PID namespace, where the default action is ignored
     raise SystemExit(128 + signum)
+
+
+def _report(ends: bool) -> None:
+    """Stop every reporter when the signal ends the process, else flush them; once,
+    when a second signal arrives during the first's report."""
+    global _handling
+    if not _active or _handling:
+        return
+    _handling = True
+    try:
+        lifecycle.within_shutdown_timeout(
+            lifecycle.stop_signalled if ends else lifecycle.flush_signalled)
+    finally:
+        _handling = False
