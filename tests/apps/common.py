@@ -11,4 +11,5 @@ reporter = ApptuitReporter(registry=registry, tags={"test": os.environ["TEST_UID
                            reporting_interval=float(os.environ.get("TEST_INTERVAL", "0.5")))
 reporter.start()
 
-STREAM_PAUSE = 0.05   # between the three chunks of /stream: it lasts at least 0.15 s
+# between the three chunks of /stream: it lasts at least 0.15 s
+STREAM_PAUSE = float(os.environ.get("TEST_STREAM_PAUSE", "0.05"))
