@@ -8,6 +8,8 @@ import logging
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+import requests
+
 from . import config
 from .encoding import (MAX_SECONDS, check_point, is_plain, name_part, rebatch,
                        render_batches, render_checked, render_point, tags_json, tags_part)
@@ -118,6 +120,17 @@ class Apptuit:
     def close(self) -> None:
         """Close pooled connections."""
         self.transport.close()
+
+    @property
+    def session(self) -> requests.Session:
+        """The ``requests.Session`` every send and query goes through: mount an
+        adapter on it, or mock requests in tests, as with any requests code.
+
+        >>> from requests.adapters import HTTPAdapter
+        >>> Apptuit(api_endpoint="http://127.0.0.1:4242").session.mount(
+        ...     "http://", HTTPAdapter(pool_maxsize=4))
+        """
+        return self.transport.session
 
     @property
     def put_apiurl(self) -> str:

@@ -1,8 +1,9 @@
 """HTTP delivery of rendered points and queries: one session, retries, outcomes.
 
-Puts go over kept-alive sockets (:mod:`.keep_alive`) when no proxy stands before
-the host, and through the ``requests`` session otherwise and whenever that lean
-path gives no answer; queries always go through ``requests``.
+Every request goes through one ``requests.Session`` (urllib3's pool keeps the
+connections alive), which applies the environment as requests always does:
+proxies, ``REQUESTS_CA_BUNDLE``, ``~/.netrc`` (unless a token is set), read on each
+request. Users' mocks (``responses``, ``requests-mock``) and mounted adapters see it.
 
 ``Transport.post`` turns a batch into one or more :class:`Outcome` objects and
 ``Transport.get`` a query into one; neither raises for anything the server or the
@@ -16,24 +17,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
-from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type,
-                    Union)
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
 
 import requests
-from requests.utils import get_netrc_auth, select_proxy
 
 from .version import __version__
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, with_cause)
-from .keep_alive import Answer, KeepAlive
 from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from .retry import RetryPolicy, parse_retry_after
 from .wire import Wire, get_wire
 
 log = logging.getLogger("apptuit_like")
-
-Answered = Union[requests.Response, Answer]   # what the lean path or requests answered
 
 RETRYABLE_KINDS = frozenset(["server", "connection", "timeout"])
 _EXCEPTIONS = {"auth": ApptuitAuthError, "connection": ApptuitConnectionError,
@@ -87,14 +82,14 @@ def _failure(kind: str, points: Sequence[str], status_code: Optional[int], messa
                    cause=cause)
 
 
-def _snippet(response: Answered) -> str:
+def _snippet(response: requests.Response) -> str:
     text = response.text.strip()
     if "html" in response.headers.get("Content-Type", "") or text[:1] == "<":
         text = " ".join(_TAG.sub(" ", text).split())   # a proxy's page: its words only
     return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
 
 
-def outcome_from_response(response: Answered, points: Sequence[str]) -> Outcome:
+def outcome_from_response(response: requests.Response, points: Sequence[str]) -> Outcome:
     """Classify one HTTP answer to a put of ``points``."""
     code = response.status_code
     if 200 <= code < 300:
@@ -116,7 +111,7 @@ def outcome_from_response(response: Answered, points: Sequence[str]) -> Outcome:
                        answer_hint(code, response.url)))
 
 
-def _rejected(response: Answered, points: Sequence[str]) -> Outcome:
+def _rejected(response: requests.Response, points: Sequence[str]) -> Outcome:
     try:
         details = response.json()
         failed = int(details["failed"])
@@ -156,23 +151,19 @@ class Transport:
                              if key in ("User-Agent", "Authorization")}
         self._get_headers["Accept"] = "application/json"
         self.verify = verify
-        self._session = _session()
-        self._environment: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self._post: Optional[requests.PreparedRequest] = None
-        self._quick: Optional[KeepAlive] = None
+        # with a token, a login in ~/.netrc must not replace its Authorization header
+        self._auth = _keep_headers if token else None
+        self.session = requests.Session()
 
     def __repr__(self) -> str:
         return "Transport(url=%r, compression=%r)" % (self.url, self.compression)
 
     def reset(self) -> None:
         """Drop pooled connections (after fork they belong to the parent)."""
-        self._session = _session()
-        self._quick = None
+        self.session = requests.Session()
 
     def close(self) -> None:
-        self._session.close()
-        if self._quick is not None:
-            self._quick.close()
+        self.session.close()
 
     def post(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
              deadline: Optional[float] = None,
@@ -190,23 +181,6 @@ class Transport:
         """GET ``url`` with retries; the outcome carries the answer's body."""
         return self._retrying(lambda limit: self._get_once(url, params, limit),
                               "GET " + url, timeout, retry, None, sleep)
-
-    def _settings(self, url: str) -> Dict[str, Any]:
-        """Proxies, CA bundle and .netrc login for ``url``'s host, read from the
-        environment once per host, as requests reads them on every request (which
-        walks all of os.environ: 0.4 ms a request, more than rendering a thousand
-        points)."""
-        host = urlsplit(url)[:2]
-        found = self._environment.get(host)
-        if found is None:
-            with requests.Session() as probe:   # trusts the environment, as requests does
-                merged = probe.merge_environment_settings(url, {}, None, self.verify, None)
-            found = {"proxies": merged["proxies"], "verify": merged["verify"]}
-            login = None if "Authorization" in self.headers else get_netrc_auth(url)
-            if login:
-                found["auth"] = login
-            self._environment[host] = found
-        return found
 
     def _post_with_retries(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
                            deadline: Optional[float], sleep: Callable[[float], object]
@@ -235,46 +209,18 @@ class Transport:
             attempt += 1
 
     def _post_once(self, body: bytes, points: Sequence[str], timeout: float) -> Outcome:
-        lean = self._keep_alive()
-        response, failure = self._request(
-            self.url, lambda: self._prepared_post(body), timeout,
-            None if lean is None else (lambda: lean.post(body, timeout)))
+        response, failure = self._request(self.url, lambda: self.session.post(
+            self.url, data=body, headers=self.headers, auth=self._auth, timeout=timeout,
+            verify=self.verify), timeout)
         if response is None:
             return _failure(failure[0], points, None, failure[1], cause=failure[2])
         with response:
             return outcome_from_response(response, points)
 
-    def _keep_alive(self) -> Optional[KeepAlive]:
-        """The lean POST path, for a host no proxy stands before."""
-        if self._quick is None:
-            settings = self._settings(self.url)
-            if select_proxy(self.url, settings["proxies"]):
-                return None
-            headers = dict(self._post_template().headers)
-            headers["Accept-Encoding"] = "identity"   # answers are read as they come
-            self._quick = KeepAlive(self.url, settings["verify"], headers)
-        return self._quick
-
-    def _prepared_post(self, body: bytes) -> requests.PreparedRequest:
-        prepared = self._post_template().copy()
-        prepared.body = body
-        prepared.headers["Content-Length"] = str(len(body))
-        return prepared
-
-    def _post_template(self) -> requests.PreparedRequest:
-        """The POST prepared once (headers, login), copied for each body: preparing
-        anew costs a third of a small send."""
-        if self._post is None:
-            login = self._settings(self.url).get("auth")
-            self._post = self._session.prepare_request(requests.Request(
-                "POST", self.url, headers=self.headers, data=b"", auth=login))
-        return self._post
-
     def _get_once(self, url: str, params: Dict[str, Any], timeout: float) -> Outcome:
-        prepared = self._session.prepare_request(requests.Request(
-            "GET", url, headers=self._get_headers, params=params,
-            auth=self._settings(url).get("auth")))
-        response, failure = self._request(prepared.url or url, lambda: prepared, timeout)
+        response, failure = self._request(url, lambda: self.session.get(
+            url, params=params, headers=self._get_headers, auth=self._auth, timeout=timeout,
+            verify=self.verify), timeout)
         if response is None:
             return _failure(failure[0], (), None, failure[1], cause=failure[2])
         with response:
@@ -282,20 +228,13 @@ class Transport:
             outcome.body = response.content
             return outcome
 
-    def _request(self, url: str, prepare: Callable[[], requests.PreparedRequest],
-                 timeout: float, lean: Optional[Callable[[], Optional[Answer]]] = None
-                 ) -> Tuple[Optional[Answered], Tuple[str, str, Optional[type]]]:
+    @staticmethod
+    def _request(url: str, send: Callable[[], requests.Response], timeout: float
+                 ) -> Tuple[Optional[requests.Response], Tuple[str, str, Optional[type]]]:
         """(response, ...), or (None, (failure kind, message, the requests exception's
-        class)) when no answer came. ``lean`` is tried first; when it gives no
-        answer, requests sends the request ``prepare`` gives."""
+        class)) when no answer came."""
         try:
-            response: Optional[Answered] = lean() if lean is not None else None
-            if response is None:
-                settings = self._settings(url)
-                response = self._session.send(prepare(), timeout=timeout, allow_redirects=True,
-                                              proxies=settings["proxies"],
-                                              verify=settings["verify"])
-            return response, ("", "", None)
+            return send(), ("", "", None)
         except requests.exceptions.Timeout as err:
             return None, ("timeout", "timed out after %.1fs: %s"
                           % (timeout, type(err).__name__), type(err))
@@ -310,10 +249,10 @@ class Transport:
             return None, ("rejected", "request failed: %s" % err, type(err))
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False   # Transport._settings reads the environment once a host
-    return session
+def _keep_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth that adds nothing: the token's header stays, and requests looks for
+    no ~/.netrc login in its place."""
+    return request
 
 
 def _bounded(timeout: float, deadline: Optional[float]) -> float:

@@ -55,6 +55,14 @@ def fake():
 
 
 @pytest.fixture
+def own_proxy():
+    """A second scripted server, e.g. to stand as a proxy."""
+    server = FakeApptuit()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def refused_endpoint():
     """An endpoint on loopback where nothing listens."""
     return "http://127.0.0.1:%d" % free_port()

@@ -114,3 +114,15 @@ def test_build_gives_sdist_and_wheel_that_pass_twine_check(tmp_path):
     assert checked.stdout.count("PASSED") == 2
     listing = run([sys.executable, "-m", "zipfile", "-l", str(tmp_path / built[0])]).stdout
     assert "apptuit_like/py.typed" in listing
+
+
+def test_the_wheel_carries_the_license_setup_cfg_declares(wheel):
+    import zipfile
+    with zipfile.ZipFile(wheel) as built:
+        names = [name for name in built.namelist() if name.rsplit("/", 1)[-1] == "LICENSE"]
+        assert len(names) == 1, built.namelist()
+        text = built.read(names[0]).decode()
+        metadata = next(built.read(name).decode() for name in built.namelist()
+                        if name.endswith(".dist-info/METADATA"))
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "Apache-2.0" in metadata

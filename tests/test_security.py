@@ -90,8 +90,7 @@ def test_the_token_appears_nowhere_but_in_the_authorization_header(fake, refused
                     except ApptuitException as err:
                         seen += [str(err), repr(err), repr(err.args)]
     seen += [record.getMessage() for record in caplog.records]
-    # urllib3 logs each connection requests opens (puts to a live server go over
-    # keep_alive's http.client connections, which log nothing)
+    # urllib3 logs each connection requests opens
     assert len(caplog.records) > 5 and any("urllib3" in r.name for r in caplog.records)
     assert [text for text in seen if TOKEN in text] == []
     assert fake.requests[0]["headers"]["Authorization"] == "Bearer " + TOKEN
