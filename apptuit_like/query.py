@@ -14,12 +14,9 @@ place that imports pandas.
 True
 """
 import datetime
-import functools
-import gc
 import json
 import math
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar,
-                    Union, cast)
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import (ApptuitQueryConnectionError, ApptuitQueryError, ApptuitQueryTimeout,
                      ApptuitValueError, with_cause)
@@ -135,28 +132,8 @@ class QueryResult:
             self.start, "" if self.end is None else self.end, ", ".join(map(str, self._outputs)))
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _gc_paused(parse: _F) -> _F:
-    """Run ``parse`` with the cyclic GC paused.
-
-    A large answer is millions of fresh lists, none in a cycle; left on, the GC
-    walks the growing tree again and again and triples the parse time.
-    """
-    @functools.wraps(parse)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return parse(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-    return cast(_F, paused)
-
-
-@_gc_paused
 def parse_apptuit(body: bytes, start: float, end: Optional[float] = None
                   ) -> Optional[QueryResult]:
     """An Apptuit QL answer as a QueryResult; None when it has no outputs."""
@@ -179,7 +156,6 @@ def parse_apptuit(body: bytes, start: float, end: Optional[float] = None
     return result
 
 
-@_gc_paused
 def parse_promql(body: bytes, expr: str, start: float, end: Optional[float] = None
                  ) -> QueryResult:
     """A PromQL range answer as a QueryResult with one output whose id is ``expr``.

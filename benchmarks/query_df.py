@@ -52,6 +52,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--points", type=int, default=1440)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", metavar="PATH", help="also append the run to this JSON file")
     args = parser.parse_args(argv)
     import warnings
     warnings.simplefilter("ignore")   # apptuit's to_df trips a pandas deprecation warning
@@ -67,7 +68,24 @@ def main(argv=None) -> dict:
     print("  ratio          parse %5.1fx    to_df %5.1fx faster   (target: to_df under 1 s: %s)"
           % (theirs_row["parse"] / ours_row["parse"], theirs_row["to_df"] / ours_row["to_df"],
              "met" if ours_row["to_df"] < 1.0 else "missed"))
+    if args.json:
+        keep(args.json, dict(vars(args), results=results))
     return results
+
+
+def keep(path: str, run: dict) -> None:
+    """Append ``run``, with the machine's load and versions, to the runs kept at ``path``."""
+    import os
+    import platform
+    runs = json.load(open(path))["runs"] if os.path.exists(path) else []
+    run.update(python=platform.python_version(), cpus=os.cpu_count(),
+               load_average=os.getloadavg(), at=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                time.gmtime()))
+    for row in run["results"].values():
+        row["shape"] = list(row["shape"])
+    with open(path, "w") as out:
+        json.dump({"benchmark": "python -m benchmarks.query_df", "runs": runs + [run]}, out,
+                  indent=1)
 
 
 if __name__ == "__main__":

@@ -154,3 +154,14 @@ def test_the_http_path_figures_are_the_kept_runs():
         assert len(medians) == 3
         quoted = "%.2f-%.2f ms" % (min(medians), max(medians))
         assert quoted in text, (name, quoted)
+
+
+def test_the_query_figures_are_the_kept_runs():
+    kept = json.loads((README.parent / "benchmarks" / "results" /
+                       "2026-12-06-query-df.json").read_text())["runs"]
+    assert len(kept) == 3
+    ours = [run["results"]["apptuit_like"] for run in kept]
+    text = README.read_text()
+    frames = sorted(row["to_df"] for row in ours)
+    parses = sorted(row["parse"] for row in ours)
+    assert "%.3f-%.3f s / %.2f-%.2f s" % (frames[0], frames[-1], parses[0], parses[-1]) in text
