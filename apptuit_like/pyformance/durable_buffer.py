@@ -72,6 +72,7 @@ class DurableBuffer:
         self._taken: List[int] = []   # row ids given out by the last backlog()
         self._lock = threading.Lock()
         self._connection: Optional[sqlite3.Connection] = self._open()
+        _register_fork_hooks()
         _OPEN.add(self)
 
     @property
@@ -266,9 +267,19 @@ def _after_fork() -> None:
         _HELD.pop()._lock.release()   # pylint: disable=protected-access
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
-                        after_in_child=_after_fork)
+_hooked = False
+_hooking = threading.Lock()
+
+
+def _register_fork_hooks() -> None:
+    """Once (twice, the second would wait on the locks the first took), when the
+    first buffer opens: no hooks in a process that has none."""
+    global _hooked
+    with _hooking:
+        if not _hooked and hasattr(os, "register_at_fork"):
+            os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                                after_in_child=_after_fork)
+            _hooked = True
 
 
 def _readable_rows(path: str) -> List[Tuple[str, str, bytes, int]]:

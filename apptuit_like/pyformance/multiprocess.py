@@ -20,7 +20,6 @@ the one that wrote the archive, starts a new run and clears the old files; one
 from the same group (a recycled worker in a gap between workers) continues.
 Files are 0600, a directory we create is 0700.
 """
-import fcntl
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import psutil
 
+from ..errors import ApptuitException
 from .private_dir import open_private, private_directory
 from .clock import next_stamp
 from .merge import KIND_ATTRS, archive_part, check_state
@@ -49,11 +49,17 @@ def _open_lock(path: str) -> int:
 
 
 def _try_lock(fd: int) -> bool:
+    import fcntl   # here: the package imports where it is missing (ProcessGroup says so)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
     except BlockingIOError:
         return False
+
+
+def _lock(fd: int) -> None:
+    import fcntl
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _write_atomically(path: str, data: Any) -> None:
@@ -77,6 +83,8 @@ class ProcessGroup:
     """
 
     def __init__(self, directory: str) -> None:
+        _posix_locks()
+        _register_fork_hook()
         self.directory = private_directory(directory, "multiprocess_dir")
         self.member: Optional[str] = None
         self._pid = os.getpid()
@@ -109,7 +117,7 @@ class ProcessGroup:
                         _new_archive(), run=anchor, last_stamp_ms=last_stamp(archive)))
             member = "%d-%s" % (os.getpid(), secrets.token_hex(4))
             fd = _open_lock(self._path(member + _LOCK))
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock(fd)
             self.member, self._member_fd, self._pid = member, fd, os.getpid()
 
     def _live_members(self) -> List[str]:
@@ -345,7 +353,25 @@ def _close_inherited() -> None:
     _OPEN.clear()
 
 
-os.register_at_fork(after_in_child=_close_inherited)
+_hooked = False
+
+
+def _register_fork_hook() -> None:
+    global _hooked
+    if not _hooked:
+        os.register_at_fork(after_in_child=_close_inherited)
+        _hooked = True
+
+
+def _posix_locks() -> None:
+    """Raise where ``fcntl`` is missing (Windows): the rest of the package works there."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        raise ApptuitException(
+            "multiprocess_dir needs a POSIX system (Linux, macOS, BSD): the processes of "
+            "a group hold fcntl locks, which this platform lacks; leave multiprocess_dir "
+            "(and APPTUIT_MULTIPROCESS_DIR) unset here") from None
 
 
 class _Lock:
@@ -361,7 +387,7 @@ class _Lock:
         self._fd = _open_lock(self.path)
         _OPEN.add(self._fd)
         if self.deadline is None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            _lock(self._fd)
             self.acquired = True
             return self
         while not _try_lock(self._fd):
