@@ -7,14 +7,14 @@ import importlib
 from typing import Any
 
 from . import apptuit_client, timeseries, utils
-from .client import Apptuit
-from .config import (APPTUIT_PY_TAGS, APPTUIT_PY_TOKEN, DEPRECATED_APPTUIT_PY_TAGS,
+from ._client import Apptuit
+from ._config import (APPTUIT_PY_TAGS, APPTUIT_PY_TOKEN, DEPRECATED_APPTUIT_PY_TAGS,
                      DEPRECATED_APPTUIT_PY_TOKEN)
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitException,
                      ApptuitQueryConnectionError, ApptuitQueryError, ApptuitQueryTimeout,
                      ApptuitSendException, ApptuitTimeout, ApptuitValueError)
-from .query import Output, QueryResult
-from .retry import RetryPolicy
+from ._query import Output, QueryResult
+from ._retry import RetryPolicy
 from .timeseries import DataPoint, TimeSeries, TimeSeriesName
 from .version import __version__
 

@@ -1,7 +1,7 @@
 """``python -m apptuit_like``: the ``apptuit-like`` command."""
 import sys
 
-from .cli import main
+from ._cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

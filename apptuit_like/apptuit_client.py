@@ -1,12 +1,12 @@
 """apptuit-py's module path ``apptuit.apptuit_client``: the client, its data model
 and exceptions, re-exported so that ``from apptuit_like.apptuit_client import
 Apptuit, DataPoint`` works as it did."""
-from .client import Apptuit
-from .config import (APPTUIT_PY_TAGS, APPTUIT_PY_TOKEN, DEPRECATED_APPTUIT_PY_TOKEN,
+from ._client import Apptuit
+from ._config import (APPTUIT_PY_TAGS, APPTUIT_PY_TOKEN, DEPRECATED_APPTUIT_PY_TOKEN,
                      MAX_TAGS)
 from .errors import ApptuitException, ApptuitSendException
-from .query import Output, QueryResult
-from .sanitize import sanitize_name_apptuit, sanitize_name_prometheus
+from ._query import Output, QueryResult
+from ._sanitize import sanitize_name_apptuit, sanitize_name_prometheus
 from .timeseries import DataPoint, TimeSeries, TimeSeriesName
 
 MAX_TAGS_LIMIT = MAX_TAGS

@@ -4,7 +4,7 @@ Bad input and bad configuration are also ``ValueError``; connection failures and
 timeouts are also the matching ``requests`` exceptions, so code written for
 apptuit-py's ``except requests.exceptions.ConnectionError`` keeps working. A
 failure that a ``requests`` exception caused raises a class derived from both
-ours and that exact ``requests`` class (:func:`with_cause`): a read timeout is
+ours and that exact ``requests`` class (:func:`_with_cause`): a read timeout is
 an ``ApptuitTimeout`` and a ``requests.exceptions.ReadTimeout``.
 """
 import functools
@@ -12,7 +12,11 @@ from typing import Any, List, Optional, Type, TypeVar
 
 import requests
 
-E = TypeVar("E", bound="ApptuitException")
+__all__ = ["ApptuitException", "ApptuitValueError", "ApptuitSendException", "ApptuitAuthError",
+           "ApptuitConnectionError", "ApptuitTimeout", "ApptuitQueryError",
+           "ApptuitQueryConnectionError", "ApptuitQueryTimeout"]
+
+_E = TypeVar("_E", bound="ApptuitException")
 
 
 class ApptuitException(Exception):
@@ -108,12 +112,12 @@ class ApptuitQueryTimeout(ApptuitQueryError, requests.exceptions.Timeout):
 
 
 @functools.lru_cache(maxsize=None)
-def with_cause(cls: Type[E], cause: Optional[type]) -> Type[E]:
+def _with_cause(cls: Type[_E], cause: Optional[type]) -> Type[_E]:
     """``cls``, or when a ``requests`` exception class caused the failure, a
     subclass of both (same name), so ``except requests.exceptions.ReadTimeout``
     catches what apptuit-py raised as that exception.
 
-    >>> error = with_cause(ApptuitTimeout, requests.exceptions.ReadTimeout)("slow")
+    >>> error = _with_cause(ApptuitTimeout, requests.exceptions.ReadTimeout)("slow")
     >>> isinstance(error, ApptuitTimeout), isinstance(error, requests.exceptions.ReadTimeout)
     (True, True)
     """

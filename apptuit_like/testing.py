@@ -26,8 +26,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import requests
 
-from .pyformance.apptuit_reporter import ApptuitReporter
-from .transport import Outcome
+from .pyformance._reporter import ApptuitReporter
+from ._transport import Outcome as _Outcome
+
+__all__ = ["LocalVictoriaMetrics", "CaptureReporter", "VictoriaMetricsMissing", "free_port",
+           "INSTALL_HINT"]
 
 BINARY = "victoria-metrics"
 INSTALL_HINT = ("VictoriaMetrics is not installed: the '%s' binary is not on PATH. On Debian "
@@ -48,7 +51,7 @@ def free_port() -> int:
         return port
 
 
-def end_process(process: "subprocess.Popen[bytes]", grace: float) -> None:
+def _end_process(process: "subprocess.Popen[bytes]", grace: float) -> None:
     """Terminate ``process`` if it still runs; kill it after ``grace`` seconds."""
     if process.poll() is None:
         process.terminate()
@@ -144,7 +147,7 @@ class LocalVictoriaMetrics:
 
     def stop(self) -> None:
         """Terminate the server and remove its data directory if it made it."""
-        end_process(self.process, 10)
+        _end_process(self.process, 10)
         self._log.close()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -178,9 +181,9 @@ class _Recorder:
     def __init__(self, points: List[Dict[str, Any]]) -> None:
         self.points = points
 
-    def post(self, points: Sequence[str], *args: Any, **kwargs: Any) -> List[Outcome]:
+    def post(self, points: Sequence[str], *args: Any, **kwargs: Any) -> List[_Outcome]:
         self.points.extend(json.loads(point) for point in points)
-        return [Outcome("ok", points, 204, len(points), 0)]
+        return [_Outcome("ok", points, 204, len(points), 0)]
 
     def reset(self) -> None:
         pass

@@ -12,6 +12,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .errors import ApptuitValueError
 
+__all__ = ["encode_metric", "decode_metric", "TimeSeriesName", "TimeSeries", "DataPoint"]
+
 Tags = Dict[str, Any]
 
 
@@ -139,15 +141,15 @@ def _describe(metric: str, tags: Optional[Tags]) -> str:
     return "%s{%s}" % (metric, inner)
 
 
-def to_number(value: Any, metric: str, tags: Optional[Tags] = None) -> float:
+def _to_number(value: Any, metric: str, tags: Optional[Tags] = None) -> float:
     """``value`` as a float, or a ValueError naming the metric.
 
     Numbers pass; a numeric string is converted, as apptuit-py does, unless it
     says NaN or infinity, which no backend stores.
 
-    >>> to_number("3.14", "cpu"), to_number(2, "cpu")
+    >>> _to_number("3.14", "cpu"), _to_number(2, "cpu")
     (3.14, 2.0)
-    >>> to_number("nan", "cpu", {"host": "a"})
+    >>> _to_number("nan", "cpu", {"host": "a"})
     Traceback (most recent call last):
     ...
     apptuit_like.errors.ApptuitValueError: Invalid value 'nan' for cpu{host:a}: expected a finite number
@@ -200,7 +202,7 @@ class TimeSeries:
     def add_point(self, timestamp: float, value: float) -> None:
         """Append one point; the value must be a number."""
         if value.__class__ is not float:
-            value = to_number(value, self.metric, self.tags)
+            value = _to_number(value, self.metric, self.tags)
         self.timestamps.append(timestamp)
         self.values.append(value)
 
@@ -227,7 +229,7 @@ class DataPoint:
                  value: float) -> None:
         self.timeseries_name = TimeSeriesName(metric, tags)
         self.timestamp = timestamp
-        self.value = to_number(value, metric, tags)
+        self.value = _to_number(value, metric, tags)
 
     @property
     def metric(self) -> str:

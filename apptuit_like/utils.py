@@ -1,6 +1,6 @@
 """Compatibility home of the public sanitizers (``apptuit.utils`` in apptuit-py)."""
-from .config import APPTUIT_PY_TAGS, DEPRECATED_APPTUIT_PY_TAGS
-from .sanitize import sanitize_name_apptuit, sanitize_name_prometheus
+from ._config import APPTUIT_PY_TAGS, DEPRECATED_APPTUIT_PY_TAGS
+from ._sanitize import sanitize_name_apptuit, sanitize_name_prometheus
 
 __all__ = ["sanitize_name_apptuit", "sanitize_name_prometheus", "strtobool",
            "APPTUIT_PY_TAGS", "DEPRECATED_APPTUIT_PY_TAGS"]

@@ -22,7 +22,7 @@ def answer(series: int, points: int) -> bytes:
 
 
 def ours(body: bytes):
-    from apptuit_like.query import parse_apptuit
+    from apptuit_like._query import parse_apptuit
     return lambda: parse_apptuit(body, T0)[0]
 
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import requests
 
-from apptuit_like.testing import end_process, free_port
+from apptuit_like.testing import _end_process as end_process, free_port
 
 INSTALL = ("The {what} binary `{binary}` is not installed: `apt-get install -y {package}` "
            "(Debian), or run the README's test command, `bash tests/run.sh`, which "

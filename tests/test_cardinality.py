@@ -11,11 +11,11 @@ from pyformance.meters import SimpleGauge
 
 from apptuit_like.pyformance import ApptuitReporter
 from apptuit_like.pyformance import MetricsRegistry as DropInRegistry
-from apptuit_like.pyformance.cardinality import fold
-from apptuit_like.pyformance.collect import Collector
-from apptuit_like.sanitize import get_sanitizer
+from apptuit_like.pyformance._cardinality import fold
+from apptuit_like.pyformance._collect import Collector
+from apptuit_like._sanitize import get_sanitizer
 from apptuit_like.timeseries import encode_metric
-from apptuit_like.wire import SKIP
+from apptuit_like._wire import SKIP
 
 
 def promql_sum(vm, expr):

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from apptuit_like import cli
+from apptuit_like import _cli as cli
 from servers import Reply, VictoriaMetrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -340,8 +340,8 @@ def test_demo_chart_axes_are_labelled_and_start_at_zero():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from apptuit_like import TimeSeries
-    from apptuit_like.cli.demo import ORDERS, P99, chart
-    from apptuit_like.query import Output
+    from apptuit_like._cli.demo import ORDERS, P99, chart
+    from apptuit_like._query import Output
     output = Output("demo")
     for metric, tags, values in ((ORDERS, {"city": "BLR"}, [10, 20, 30]),
                                  (P99, {}, [0.2051, 0.2049, 0.2052])):   # 0.3 ms of noise

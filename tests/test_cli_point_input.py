@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from apptuit_like.encoding import is_plain, render_checked, render_plain
-from apptuit_like.cli.point_input import InputError, parse_tags, read_records
+from apptuit_like._encoding import is_plain, render_checked, render_plain
+from apptuit_like._cli.point_input import InputError, parse_tags, read_records
 
 
 def records(text, source=None):

@@ -6,9 +6,9 @@ import pytest
 from pyformance import MetricsRegistry
 
 from apptuit_like import Apptuit, ApptuitValueError, DataPoint
-from apptuit_like.config import read_precision
+from apptuit_like._config import read_precision
 from apptuit_like.pyformance import ApptuitReporter
-from apptuit_like.pyformance.clock import next_stamp, now_ms
+from apptuit_like.pyformance._clock import next_stamp, now_ms
 
 
 def test_a_stamp_not_later_than_the_last_waits_for_the_clock():

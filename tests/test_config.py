@@ -1,7 +1,7 @@
 import pytest
 
 from apptuit_like import Apptuit, ApptuitException
-from apptuit_like.config import env_flag, parse_tags, read_timeout
+from apptuit_like._config import env_flag, parse_tags, read_timeout
 
 
 def test_missing_token_for_hosted_endpoint_says_how_to_set_it():

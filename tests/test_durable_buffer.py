@@ -20,7 +20,7 @@ from pyformance import MetricsRegistry
 
 from apptuit_like import ApptuitValueError
 from apptuit_like.pyformance import ApptuitReporter
-from apptuit_like.pyformance.durable_buffer import FILE, DurableBuffer
+from apptuit_like.pyformance._durable_buffer import FILE, DurableBuffer
 
 NOBODY = 65534
 
@@ -81,7 +81,7 @@ def test_a_planted_symlink_is_never_followed(tmp_path):
 
 
 def test_a_symlinked_state_file_in_the_multiprocess_directory_is_skipped(tmp_path, caplog):
-    from apptuit_like.pyformance.multiprocess import ProcessGroup
+    from apptuit_like.pyformance._multiprocess import ProcessGroup
     secret = tmp_path / "secret.json"
     secret.write_text('{"not": "state"}')
     group = ProcessGroup(str(tmp_path / "mp"))

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from apptuit_like import Apptuit, ApptuitSendException, DataPoint
-from apptuit_like.encoding import json_body, rebatch
+from apptuit_like._encoding import json_body, rebatch
 from apptuit_like.testing import LocalVictoriaMetrics
 
 

@@ -5,7 +5,7 @@ all carry the same text."""
 import pytest
 from pyformance import MetricsRegistry
 
-from apptuit_like import Apptuit, ApptuitQueryError, ApptuitSendException, DataPoint, cli
+from apptuit_like import Apptuit, ApptuitQueryError, ApptuitSendException, DataPoint, _cli as cli
 from apptuit_like.pyformance import ApptuitReporter
 
 POINT = DataPoint("orders", {"city": "BLR"}, 1700000000, 1.0)
@@ -86,7 +86,7 @@ def test_a_line_without_tags_says_how_to_add_them_on_the_command_line(vm, tmp_pa
 
 
 def test_query_takes_milliseconds_as_send_does(vm, capsys):
-    from apptuit_like.cli.main import parse_moment
+    from apptuit_like._cli.main import parse_moment
     assert parse_moment("1795940000000") == parse_moment("1795940000") == 1795940000.0
     status = cli.main(["query", "up", "--promql", "--query-endpoint", vm.query_url,
                        "--start", "1795940000000", "--end", "1795940060000"])
@@ -97,7 +97,7 @@ def test_query_takes_milliseconds_as_send_does(vm, capsys):
 @pytest.mark.parametrize("argv", [["-v", "query", "up"], ["query", "up", "-v"],
                                   ["query", "-v", "up"]])
 def test_global_options_work_before_or_after_the_command(argv):
-    from apptuit_like.cli.main import build_parser
+    from apptuit_like._cli.main import build_parser
     args = build_parser().parse_args(argv)
     assert args.verbose is True and args.command == "query"
     assert build_parser().parse_args(["query", "up"]).verbose is False

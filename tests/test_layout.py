@@ -28,7 +28,7 @@ def wing(module: str) -> str:
         return "reporter"
     if parts[0] == "integrations":
         return "integrations"
-    if parts[0] in ("cli", "__main__"):
+    if parts[0] in ("_cli", "__main__"):
         return "command"
     if parts[0] == "testing":
         return "testing"
@@ -98,7 +98,7 @@ def test_version_module_imports_nothing_of_the_package():
 def test_the_client_alone_does_not_import_pyformance_or_the_command():
     code = ("import sys, apptuit_like; from apptuit_like import Apptuit, DataPoint;"
             "print(sorted(m for m in sys.modules if m.split('.')[:2] in"
-            " (['pyformance'], ['apptuit_like', 'pyformance'], ['apptuit_like', 'cli'])))")
+            " (['pyformance'], ['apptuit_like', 'pyformance'], ['apptuit_like', '_cli'])))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

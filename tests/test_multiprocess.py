@@ -22,7 +22,7 @@ from pyformance.meters import SimpleGauge
 
 from apptuit_like import ApptuitValueError
 from apptuit_like.pyformance import ApptuitReporter
-from apptuit_like.pyformance.multiprocess import ProcessGroup
+from apptuit_like.pyformance._multiprocess import ProcessGroup
 
 HOUR = 3600
 
@@ -326,8 +326,8 @@ def test_a_forked_reporter_without_the_mode_warns_once_per_process():
 
 @pytest.mark.parametrize("odd_key", [None, "odd\nkey", "carriage\rreturn"])
 def test_state_files_round_trip_every_key(odd_key):
-    from apptuit_like.pyformance.merge import snapshot
-    from apptuit_like.pyformance.multiprocess import FORMAT, decode, encode
+    from apptuit_like.pyformance._merge import snapshot
+    from apptuit_like.pyformance._multiprocess import FORMAT, decode, encode
     from apptuit_like.timeseries import encode_metric
     registry = MetricsRegistry()
     registry.counter(encode_metric("orders", {"city": "São \"Paulo\""})).inc(2)
@@ -359,7 +359,7 @@ def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(tmp_path):
     # the reporter thread holds send.lock while a worker forks: the child must not
     # keep the inherited lock (found as a 2-4 minute stall of the churning-pool test)
     import threading
-    from apptuit_like.pyformance.multiprocess import _Lock
+    from apptuit_like.pyformance._multiprocess import _Lock
     path = str(tmp_path / "send.lock")
     held, release = threading.Event(), threading.Event()
 

@@ -7,9 +7,9 @@ import pytest
 from pyformance import MetricsRegistry
 from pyformance.meters import SimpleGauge
 
-from apptuit_like.pyformance.collect import Collector
-from apptuit_like.pyformance.merge import Merger, archive_part, check_state, combine, snapshot
-from apptuit_like.sanitize import get_sanitizer
+from apptuit_like.pyformance._collect import Collector
+from apptuit_like.pyformance._merge import Merger, archive_part, check_state, combine, snapshot
+from apptuit_like._sanitize import get_sanitizer
 from apptuit_like.timeseries import encode_metric
 
 

@@ -49,11 +49,11 @@ def test_importing_registers_no_fork_hook_and_the_first_object_that_needs_one_do
                          if (getattr(hook, "__module__", None) or "").startswith("apptuit_like"))
             register(**hooks)
         os.register_at_fork = recording
-        import apptuit_like, apptuit_like.pyformance, apptuit_like.cli.main
+        import apptuit_like, apptuit_like.pyformance, apptuit_like._cli.main
         for module in pkgutil.walk_packages(apptuit_like.__path__, "apptuit_like."):
             importlib.import_module(module.name)
         print(len(calls))
-        from apptuit_like.pyformance.durable_buffer import DurableBuffer
+        from apptuit_like.pyformance._durable_buffer import DurableBuffer
         DurableBuffer(os.environ["DIR"], "opentsdb", 1 << 20)
         DurableBuffer(os.environ["DIR"], "opentsdb", 1 << 20)
         print(len(calls))

@@ -12,7 +12,7 @@ import requests
 from apptuit_like import (Apptuit, ApptuitException, ApptuitQueryConnectionError,
                           ApptuitQueryError, ApptuitQueryTimeout, ApptuitValueError, Output,
                           QueryResult, RetryPolicy, TimeSeries)
-from apptuit_like.query import parse_apptuit
+from apptuit_like._query import parse_apptuit
 from servers import Reply
 
 TOKEN = "tok-SECRET-9f8e7d"

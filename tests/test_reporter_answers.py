@@ -9,7 +9,7 @@ from pyformance.meters import CallbackGauge
 
 from apptuit_like import ApptuitSendException, RetryPolicy
 from apptuit_like.pyformance import ApptuitReporter, default_error_handler
-from apptuit_like.pyformance import error_handler
+from apptuit_like.pyformance import _error_handler as error_handler
 from apptuit_like.testing import free_port
 from servers import FakeApptuit, Reply
 

@@ -1,6 +1,6 @@
 import pytest
 
-from apptuit_like.retry import RetryPolicy, parse_retry_after
+from apptuit_like._retry import RetryPolicy, parse_retry_after
 
 
 def test_backoff_limits_double_and_cap():

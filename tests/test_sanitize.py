@@ -4,7 +4,7 @@ import pytest
 from apptuit import utils as reference  # apptuit 2.4.2, a test-only dependency
 
 from apptuit_like import Apptuit
-from apptuit_like.sanitize import get_sanitizer, is_valid_name
+from apptuit_like._sanitize import get_sanitizer, is_valid_name
 from apptuit_like.utils import sanitize_name_apptuit, sanitize_name_prometheus
 
 CORPUS = ["node.cpu", "7xx.errors", "a__b..c", "__x__", "http-requests/total", "Zeit Straße",

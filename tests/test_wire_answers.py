@@ -9,7 +9,7 @@ from pyformance import MetricsRegistry
 
 from apptuit_like import Apptuit, ApptuitSendException, ApptuitValueError, DataPoint
 from apptuit_like.pyformance import ApptuitReporter
-from apptuit_like.retry import RetryPolicy
+from apptuit_like._retry import RetryPolicy
 from apptuit_like.timeseries import encode_metric
 from servers import Reply
 from test_cli import run

@@ -6,9 +6,9 @@ import cramjam
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from apptuit_like.sanitize import get_sanitizer
-from apptuit_like.wire import SKIP, get_wire
-from apptuit_like.wire.remote_write import varint
+from apptuit_like._sanitize import get_sanitizer
+from apptuit_like._wire import SKIP, get_wire
+from apptuit_like._wire.remote_write import varint
 
 WIRE = get_wire("remote_write")
 SANITIZE = get_sanitizer("prometheus")

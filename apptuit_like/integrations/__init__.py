@@ -7,3 +7,5 @@
 
 Each adapter imports its framework only when used; none is a dependency.
 """
+
+__all__: "list[str]" = []

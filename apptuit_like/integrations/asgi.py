@@ -13,8 +13,10 @@ framework may put the template there as a string, and a plain app may pass
 import asyncio
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from ..pyformance import lifecycle
+from ..pyformance import _lifecycle as lifecycle
 from .http_metrics import HttpMetrics
+
+__all__ = ["ApptuitASGIMiddleware", "route_of"]
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]

@@ -17,8 +17,10 @@ from typing import Any, Dict, Optional, Tuple
 
 from pyformance.registry import global_registry
 
-from ..pyformance import lifecycle
+from ..pyformance import _lifecycle as lifecycle
 from ..timeseries import encode_metric
+
+__all__ = ["TaskMetrics", "instrument", "disconnect"]
 
 
 class TaskMetrics:

@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional
 from .http_metrics import HttpMetrics, route_template
 from .wsgi import ClosingBody
 
+__all__ = ["ApptuitMiddleware"]
+
 _EXCEPTION = "_apptuit_like_exception"
 
 

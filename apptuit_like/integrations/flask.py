@@ -5,6 +5,8 @@ from typing import Any
 from .http_metrics import HttpMetrics, route_template
 from .wsgi import EXCEPTION, ROUTE, ApptuitWSGIMiddleware
 
+__all__ = ["instrument"]
+
 
 def instrument(app: Any, registry: Any = None, **options: Any) -> HttpMetrics:
     """Wrap ``app.wsgi_app`` in :class:`ApptuitWSGIMiddleware`; returns its metrics.

@@ -17,6 +17,8 @@ from pyformance.registry import global_registry
 from ..pyformance.metrics import Counter
 from ..timeseries import encode_metric
 
+__all__ = ["HttpMetrics", "route_template"]
+
 UNMATCHED = "unmatched"   # the route of a request no route template matched
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                      "CONNECT", "TRACE"))

@@ -8,6 +8,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from .http_metrics import HttpMetrics
 
+__all__ = ["ApptuitWSGIMiddleware", "ClosingBody", "ROUTE"]
+
 Environ = Dict[str, Any]
 ROUTE = "apptuit_like.route"
 EXCEPTION = "apptuit_like.exception"

@@ -126,13 +126,13 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
         return value
 
 
-def counts(counters: List[Counter]) -> List[float]:
+def _counts(counters: List[Counter]) -> List[float]:
     """The counts of drop-in counters, as their ``get_count()`` gives them, in one
     loop (the report cycle's read of every counter).
 
     >>> first, second = Counter(), Counter()
     >>> second.inc(); second.inc(4)
-    >>> counts([first, second])
+    >>> _counts([first, second])
     [0, 5]
     """
     out: List[float] = []

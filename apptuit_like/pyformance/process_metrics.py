@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
-from ..timeseries import TimeSeriesName, encode_metric
+from ..timeseries import TimeSeriesName
+from ..timeseries import encode_metric as _encode_metric
 
 __all__ = ["ProcessMetrics", "RESOURCE_STRUCT_RUSAGE", "TimeSeriesName"]
 
@@ -72,7 +73,7 @@ class ProcessMetrics:
     def resource_metric_names(self) -> List[str]:
         """apptuit-py's list: the encoded key of each resource-usage series."""
         pid = os.getpid()
-        return [encode_metric(name, dict(self._tags(kind, ""), worker_id=pid))
+        return [_encode_metric(name, dict(self._tags(kind, ""), worker_id=pid))
                 for name, kind, _, _ in _RUSAGE]
 
     def collect(self) -> List[Row]:

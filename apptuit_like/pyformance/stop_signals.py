@@ -32,7 +32,7 @@ import threading
 from types import FrameType
 from typing import Any, Callable, Dict, Optional, Union
 
-from . import lifecycle
+from . import _lifecycle as lifecycle
 
 __all__ = ["STOP_SIGNALS", "install_signal_handlers", "uninstall_signal_handlers"]
 
@@ -84,16 +84,16 @@ def uninstall_signal_handlers() -> None:
                 del _previous[signum]
 
 
-def installed() -> bool:
+def _installed() -> bool:
     """True while our handlers act on the signals."""
     return _active and bool(_previous)
 
 
-def install_for_start() -> None:
+def _install_for_start() -> None:
     """A reporter is starting: install the handlers from the main thread, or say
     once why a reporter started elsewhere relies on ``atexit`` alone."""
     global _off_main_warned
-    if install_signal_handlers() or installed() or _off_main_warned:
+    if install_signal_handlers() or _installed() or _off_main_warned:
         return
     _off_main_warned = True
     log.info("ApptuitReporter: started off the main thread, so it cannot watch SIGTERM; "

@@ -31,9 +31,9 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import psutil
 
 from ..errors import ApptuitException
-from .private_dir import open_private, private_directory
-from .clock import next_stamp
-from .merge import KIND_ATTRS, archive_part, check_state
+from ._private_dir import open_private, private_directory
+from ._clock import next_stamp
+from ._merge import KIND_ATTRS, archive_part, check_state
 
 log = logging.getLogger("apptuit_like")
 

@@ -14,11 +14,11 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 from pyformance import MetricsRegistry
 
 from ..errors import ApptuitValueError
-from ..sanitize import Sanitizer, clean_series
+from .._sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
-from ..wire import Wire, get_wire
-from .cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
-from .readers import FIELDS, KINDS, counts_reader, reader_for, warn_failed_read
+from .._wire import Wire, get_wire
+from ._cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
+from ._readers import FIELDS, KINDS, counts_reader, reader_for, warn_failed_read
 
 log = logging.getLogger("apptuit_like")
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import cramjam
 
-from ..sanitize import sanitize_name_prometheus
+from .._sanitize import sanitize_name_prometheus
 from . import SKIP, Wire
 
 _SMALL = [bytes([i]) for i in range(128)]

@@ -13,7 +13,7 @@ import csv
 import datetime
 from typing import IO, Any, Iterable, Sequence
 
-from ..query import QueryResult
+from .._query import QueryResult
 
 
 def format_time(timestamp: float) -> str:

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, Callable, List, Optional
 
-from ..hints import counted
+from .._hints import counted
 
 log = logging.getLogger("apptuit_like")
 

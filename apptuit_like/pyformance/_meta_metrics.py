@@ -6,7 +6,7 @@ from pyformance import MetricsRegistry
 from pyformance.meters import SimpleGauge
 
 from ..timeseries import encode_metric
-from ..transport import Outcome
+from .._transport import Outcome
 
 NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
 NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"

@@ -17,7 +17,7 @@ client's direct sends use too.
 from itertools import repeat
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..encoding import encode_body, format_value, name_part, tags_json, tags_part, \
+from .._encoding import encode_body, format_value, name_part, tags_json, tags_part, \
     timestamp_tail
 from . import SKIP, Wire
 

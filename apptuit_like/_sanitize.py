@@ -8,7 +8,7 @@ unbounded growth for programs that invent names forever.
 import re
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from . import config
+from . import _config as config
 from .errors import ApptuitValueError
 
 _PROMETHEUS_INVALID_RUN = re.compile(r"[^A-Za-z0-9]+")   # `_` runs collapse too

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
-from ..client import Apptuit
-from ..encoding import rebatch, render_point
+from .._client import Apptuit
+from .._encoding import rebatch, render_point
 from ..errors import ApptuitValueError
-from ..transport import Outcome, deliver_batches
+from .._transport import Outcome, deliver_batches
 from .point_input import InputError, parse_tags
 from .tables import plural
 

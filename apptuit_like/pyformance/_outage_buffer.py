@@ -4,7 +4,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, Iterator, List, Sequence, Tuple
 
-from .durable_buffer import past
+from ._durable_buffer import past
 
 
 class OutageBuffer:

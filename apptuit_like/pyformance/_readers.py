@@ -14,7 +14,7 @@ from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
 from pyformance.stats.samples import ExpDecayingSample
 
-from ..wire import SKIP
+from .._wire import SKIP
 from . import metrics as dropin
 
 log = logging.getLogger("apptuit_like")
@@ -164,7 +164,7 @@ def counts_reader(metrics: list) -> Optional[Callable[[list], list]]:
     """One call reading the counts of ``metrics`` when all are counters."""
     kinds = set(map(type, metrics))
     if kinds == {dropin.Counter}:
-        return dropin.counts
+        return dropin._counts
     return _count_attrs if kinds <= {Counter, dropin.Counter} else None
 
 

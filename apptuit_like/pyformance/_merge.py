@@ -24,8 +24,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 from pyformance.meters import Counter
 
 from ..timeseries import decode_metric, encode_metric
-from ..wire import SKIP
-from .readers import (FieldValues, mean_rate, quantiles, sorted_sample,
+from .._wire import SKIP
+from ._readers import (FieldValues, mean_rate, quantiles, sorted_sample,
                       warn_failed_read)
 
 log = logging.getLogger("apptuit_like")

@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from ..wire import SKIP
+from .._wire import SKIP
 
 log = logging.getLogger("apptuit_like")
 

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Optional
 
-from ..encoding import MAX_SECONDS
+from .._encoding import MAX_SECONDS
 
 log = logging.getLogger("apptuit_like")
 

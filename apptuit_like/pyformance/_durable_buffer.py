@@ -33,7 +33,7 @@ import weakref
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ApptuitValueError
-from .private_dir import open_private, private_directory
+from ._private_dir import open_private, private_directory
 
 log = logging.getLogger("apptuit_like")
 

@@ -23,10 +23,10 @@ import requests
 
 from .version import __version__
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
-                     ApptuitTimeout, with_cause)
-from .hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
-from .retry import RetryPolicy, parse_retry_after
-from .wire import Wire, get_wire
+                     ApptuitTimeout, _with_cause)
+from ._hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
+from ._retry import RetryPolicy, parse_retry_after
+from ._wire import Wire, get_wire
 
 log = logging.getLogger("apptuit_like")
 
@@ -70,7 +70,7 @@ class Outcome:
         return self.kind in RETRYABLE_KINDS
 
     def exception(self) -> ApptuitSendException:
-        cls: Type[ApptuitSendException] = with_cause(
+        cls: Type[ApptuitSendException] = _with_cause(
             _EXCEPTIONS.get(self.kind, ApptuitSendException), self.cause)
         return cls(self.message, self.status_code, self.success, self.failed, self.errors)
 

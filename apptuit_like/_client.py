@@ -10,18 +10,18 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import requests
 
-from . import config
-from .encoding import (MAX_SECONDS, check_point, is_plain, name_part, rebatch,
+from . import _config as config
+from ._encoding import (MAX_SECONDS, check_point, is_plain, name_part, rebatch,
                        render_batches, render_checked, render_point, tags_json, tags_part)
 from .errors import ApptuitValueError
-from .hints import counted
-from .query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
+from ._hints import counted
+from ._query import (Moment, QueryResult, answer_body, check_step, parse_apptuit, parse_promql,
                     query_range)
-from .retry import RetryPolicy
-from .sanitize import Sanitizer, clean_series, get_sanitizer
+from ._retry import RetryPolicy
+from ._sanitize import Sanitizer, clean_series, get_sanitizer
 from .timeseries import DataPoint, Tags, TimeSeries
-from .transport import Outcome, Transport, deliver_batches
-from .wire import get_wire
+from ._transport import Outcome, Transport, deliver_batches
+from ._wire import get_wire
 
 log = logging.getLogger("apptuit_like")
 

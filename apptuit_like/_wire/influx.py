@@ -26,7 +26,7 @@ import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
-from ..encoding import format_value
+from .._encoding import format_value
 from ..errors import ApptuitValueError
 from . import SKIP, Wire
 

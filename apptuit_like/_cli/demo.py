@@ -18,11 +18,11 @@ from typing import IO, Any, Dict, List, Optional
 from pyformance import MetricsRegistry
 from pyformance.meters import CallbackGauge
 
-from .. import config
-from ..client import Apptuit
-from ..hints import counted
+from .. import _config as config
+from .._client import Apptuit
+from .._hints import counted
 from ..pyformance import ApptuitReporter
-from ..query import Output
+from .._query import Output
 from ..testing import LocalVictoriaMetrics, VictoriaMetricsMissing
 from ..timeseries import TimeSeries, encode_metric
 from .tables import labels, selector, text_table

@@ -15,12 +15,12 @@ import sys
 import time
 from typing import IO, Any, Iterator, List, Optional
 
-from .. import config
-from ..client import Apptuit
-from ..encoding import MAX_SECONDS
+from .. import _config as config
+from .._client import Apptuit
+from .._encoding import MAX_SECONDS
 from ..errors import ApptuitException, ApptuitValueError
-from ..hints import counted
-from ..query import QueryResult
+from .._hints import counted
+from .._query import QueryResult
 from ..version import __version__
 from .point_input import read_records
 from .send_stream import send_records

@@ -19,9 +19,9 @@ import math
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import (ApptuitQueryConnectionError, ApptuitQueryError, ApptuitQueryTimeout,
-                     ApptuitValueError, with_cause)
+                     ApptuitValueError, _with_cause)
 from .timeseries import TimeSeries
-from .transport import Outcome
+from ._transport import Outcome
 
 Moment = Union[int, float, datetime.datetime]
 _SNIPPET = 300
@@ -189,7 +189,7 @@ def answer_body(outcome: Outcome) -> bytes:
     if outcome.ok:
         return outcome.body
     if outcome.kind in _NETWORK_ERRORS or outcome.cause is not None:
-        cls = with_cause(_NETWORK_ERRORS.get(outcome.kind, ApptuitQueryError), outcome.cause)
+        cls = _with_cause(_NETWORK_ERRORS.get(outcome.kind, ApptuitQueryError), outcome.cause)
         raise cls("Query failed: " + outcome.message)
     try:
         answer = json.loads(outcome.body) if outcome.body else None

@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Any, Callable, List, Optional
 
-from .. import config
+from .. import _config as config
 
 log = logging.getLogger("apptuit_like")
 
