@@ -18,7 +18,8 @@ from .._sanitize import Sanitizer, clean_series
 from ..timeseries import decode_metric
 from .._wire import Wire, get_wire
 from ._cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
-from ._readers import FIELDS, KINDS, counts_reader, reader_for, warn_failed_read
+from ._adapter import KINDS
+from ._readers import FIELDS, counts_reader, reader_for, warn_failed_read
 
 log = logging.getLogger("apptuit_like")
 

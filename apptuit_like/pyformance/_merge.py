@@ -25,14 +25,13 @@ from pyformance.meters import Counter
 
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
+from ._adapter import KIND_ATTRS, metrics_of
 from ._readers import (FieldValues, mean_rate, quantiles, sorted_sample,
                       warn_failed_read)
 
 log = logging.getLogger("apptuit_like")
 
 GAUGE_MODES = ("per_process", "sum", "max", "min", "latest")
-KIND_ATTRS = {"counter": "_counters", "meter": "_meters", "histogram": "_histograms",
-              "timer": "_timers", "gauge": "_gauges"}
 # (count, sum, min, max, sum of squared deviations from the mean)
 Moments = Tuple[float, float, float, float, float]
 _EMPTY: Moments = (0, 0.0, math.inf, -math.inf, 0.0)
@@ -76,14 +75,15 @@ def snapshot(registry: Any) -> Dict[str, Dict[str, Any]]:
     {'orders': 3}
     """
     out: Dict[str, Dict[str, Any]] = {}
-    out["counter"] = {k: m.get_count() for k, m in list(registry._counters.items())}
-    out["meter"] = {k: [m.get_count()] + _rates(m)
-                    for k, m in list(registry._meters.items())}
+    def items(kind: str) -> List[Tuple[str, Any]]:
+        return list(metrics_of(registry, kind).items())
+    out["counter"] = {k: m.get_count() for k, m in items("counter")}
+    out["meter"] = {k: [m.get_count()] + _rates(m) for k, m in items("meter")}
     out["histogram"] = {k: _moments(m) + [_packed(sorted_sample(m))]
-                        for k, m in list(registry._histograms.items())}
+                        for k, m in items("histogram")}
     out["timer"] = {k: _moments(m.hist) + [_packed(sorted_sample(m.hist))] + _rates(m.meter)
-                    for k, m in list(registry._timers.items())}
-    out["gauge"] = {k: _gauge_value(k, m) for k, m in list(registry._gauges.items())}
+                    for k, m in items("timer")}
+    out["gauge"] = {k: _gauge_value(k, m) for k, m in items("gauge")}
     return out
 
 

@@ -7,6 +7,7 @@ from pyformance.meters import SimpleGauge
 
 from ..timeseries import encode_metric
 from .._transport import Outcome
+from ._adapter import metrics_of
 
 NUMBER_OF_TOTAL_POINTS = "apptuit.reporter.send.total"
 NUMBER_OF_SUCCESSFUL_POINTS = "apptuit.reporter.send.successful"
@@ -47,7 +48,7 @@ def meta_registry() -> MetricsRegistry:
 def note_folded(registry: MetricsRegistry, folded: Dict[Tuple[str, str], int]) -> None:
     """Set the gauge of keys folded into overflow series, per metric name (a metric
     that stopped overflowing shows 0)."""
-    for key, gauge in list(registry._gauges.items()):   # pylint: disable=protected-access
+    for key, gauge in list(metrics_of(registry, "gauge").items()):
         if key.startswith(FOLDED_SERIES + "{"):
             gauge.set_value(0)
     for (_, name), count in folded.items():

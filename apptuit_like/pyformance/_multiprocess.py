@@ -33,7 +33,8 @@ import psutil
 from ..errors import ApptuitException
 from ._private_dir import open_private, private_directory
 from ._clock import next_stamp
-from ._merge import KIND_ATTRS, archive_part, check_state
+from ._adapter import KIND_ATTRS
+from ._merge import archive_part, check_state
 
 log = logging.getLogger("apptuit_like")
 

@@ -26,9 +26,6 @@ TIMER_FIELDS = ("avg", "sum", "count", "max", "min", "std_dev") + METER_FIELDS[1
     "50_percentile",) + HISTOGRAM_FIELDS[5:]
 FIELDS = {"counter": ("count",), "histogram": HISTOGRAM_FIELDS, "meter": METER_FIELDS,
           "timer": TIMER_FIELDS, "gauge": ("value",)}
-# pyformance's registry dicts, in dump_metrics() order
-KINDS = (("counter", "_counters"), ("histogram", "_histograms"), ("meter", "_meters"),
-         ("timer", "_timers"), ("gauge", "_gauges"))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

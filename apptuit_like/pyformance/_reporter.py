@@ -25,6 +25,7 @@ from ..timeseries import DataPoint, TimeSeriesName
 from ..utils import strtobool
 from .._transport import ABORT_KINDS, Outcome, deliver_batches
 from . import _lifecycle as lifecycle, stop_signals
+from ._adapter import record_seconds
 from ._clock import UNITS, next_stamp, on_wire, to_ms
 from ._cardinality import DEFAULT_MAX_SERIES_PER_METRIC, parse_duration
 from ._collect import Collector
@@ -383,8 +384,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         for outcome in outcomes:
             success += outcome.success
             failed += outcome.failed
-            if outcome.elapsed:   # pyformance has no public "record this duration"
-                timer._update(outcome.elapsed)
+            if outcome.elapsed:
+                record_seconds(timer, outcome.elapsed)
             if outcome.ok:
                 continue
             errors += outcome.errors
