@@ -17,7 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
+from typing import (Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple,
+                    Type, Union)
 
 import requests
 
@@ -129,6 +130,22 @@ def _user_agent() -> str:
     return "apptuit-like/%s python-requests/%s %s/%s" % (
         __version__, requests.__version__, platform.python_implementation(),
         platform.python_version())
+
+
+class Sender(Protocol):
+    """What delivering batches needs of a transport (``Transport``, or the
+    in-memory recorder of ``apptuit_like.testing``)."""
+
+    def post(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
+             deadline: Optional[float] = None,
+             sleep: Callable[[float], object] = time.sleep) -> List[Outcome]:
+        """Deliver one batch: one outcome, or more where it was split."""
+
+    def reset(self) -> None:
+        """Drop pooled connections (after a fork)."""
+
+    def close(self) -> None:
+        """Release the connections."""
 
 
 class Transport:
@@ -271,7 +288,7 @@ def _reason(err: Exception) -> str:
 ABORT_KINDS = frozenset(["auth", "tls"]) | RETRYABLE_KINDS
 
 
-def deliver_batches(transport: Transport, batches: Iterable[Sequence[str]], timeout: float,
+def deliver_batches(transport: Sender, batches: Iterable[Sequence[str]], timeout: float,
                     retry: RetryPolicy, deadline: Optional[float] = None,
                     sleep: Callable[[float], object] = time.sleep, overlap: bool = False,
                     settled: Optional[Callable[[List[Outcome]], object]] = None

@@ -14,6 +14,7 @@ not know which wire made them.
 >>> get_wire("remote_write").name, get_wire(None).name
 ('remote_write', 'opentsdb')
 """
+import abc
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import ApptuitValueError
@@ -22,7 +23,7 @@ WIRES = ("opentsdb", "remote_write", "influx")
 SKIP = object()   # a field with nothing to report, e.g. min/max of an empty histogram
 
 
-class Wire:
+class Wire(abc.ABC):
     """The interface each wire module implements (see ``opentsdb.py``).
 
     ``millis``: the wire's stamps are always milliseconds (the reporter then
@@ -35,36 +36,42 @@ class Wire:
     compressions: Tuple[Optional[str], ...] = ("gzip", None)
     extra_headers: Dict[str, str] = {}
 
+    @abc.abstractmethod
     def url(self, endpoint: str) -> str:
         """The URL points are posted to, from the endpoint a user gives."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
     def auth_header(self, token: str) -> str:
         return "Bearer " + token
 
+    @abc.abstractmethod
     def field_parts(self, name: str, fields: Sequence[str], sanitize: Any) -> Tuple[Any, ...]:
         """One part per field of metric ``name`` (a field "" is the name alone)."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
+    @abc.abstractmethod
     def key_part(self, name: str, fields: Sequence[str], tags: Dict[str, str],
                  sanitize: Any) -> Any:
         """The part of one series' tags (already checked and sanitized)."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
+    @abc.abstractmethod
     def tail(self, timestamp: int) -> Any:
         """The part every point of one cycle shares: its stamp."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
+    @abc.abstractmethod
     def render(self, names: Sequence[Any], keys: Sequence[Any], values: Sequence[Any],
                tail: Any, out: List[Any], heads_ok: bool, width: int) -> int:
         """Append the units (points, or lines) for ``values``: ``width`` values per
         key, ``names[i]`` and ``keys[i]`` the parts of value i. Return how many
         values were invalid (skipped); a ``SKIP`` value is left out silently."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
+    @abc.abstractmethod
     def body(self, units: Sequence[Any], compression: Optional[str]) -> bytes:
         """One request body for ``units``."""
-        raise NotImplementedError
+        raise NotImplementedError   # pragma: no cover
 
     def check_compression(self, compression: Optional[str]) -> Optional[str]:
         """The compression the wire's bodies use, given the one asked for."""

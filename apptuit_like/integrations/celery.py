@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional, Tuple
 from pyformance.registry import global_registry
 
 from ..pyformance import _lifecycle as lifecycle
-from ..pyformance._adapter import record_seconds
+from ..pyformance import _adapter
 from ..timeseries import encode_metric
 
 __all__ = ["TaskMetrics", "instrument", "disconnect"]
@@ -46,7 +46,7 @@ class TaskMetrics:
             counter, timer = self._series_of(key)
         counter.inc()
         if started is not None:
-            record_seconds(timer, time.perf_counter() - started)
+            _adapter.record_seconds(timer, time.perf_counter() - started)
 
     def failure(self, sender: Any = None, exception: Optional[BaseException] = None,
                 **_: Any) -> None:

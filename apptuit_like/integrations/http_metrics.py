@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Tuple
 from pyformance.meters import Gauge
 from pyformance.registry import global_registry
 
-from ..pyformance._adapter import record_seconds
+from ..pyformance import _adapter
 from ..pyformance.metrics import Counter
 from ..timeseries import encode_metric
 
@@ -107,7 +107,7 @@ class HttpMetrics:
         except KeyError:
             counter, timer = self._series_of(key)
         counter.inc()
-        record_seconds(timer, seconds)
+        _adapter.record_seconds(timer, seconds)
         if exception is not None:
             self.count_exception(method, route, exception)
 

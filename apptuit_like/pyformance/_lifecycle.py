@@ -11,21 +11,39 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional, Protocol
 
 from .. import _config as config
 
 log = logging.getLogger("apptuit_like")
 
+
+
+class Managed(Protocol):
+    """The life-cycle's view of a reporter."""
+
+    handle_signals: bool
+    shutdown_timeout: float
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Send the final report and end the reporting thread."""
+
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Report now and go on running."""
+
+    def _after_fork_in_child(self) -> None:
+        """Start afresh in a forked child."""
+
+
 # Started reporters: flushed at interpreter exit, restarted in forked children.
 # Reporters of a multi-process group: given a new identity in forked children.
-running: "weakref.WeakSet[Any]" = weakref.WeakSet()
-grouped: "weakref.WeakSet[Any]" = weakref.WeakSet()
+running: "weakref.WeakSet[Managed]" = weakref.WeakSet()
+grouped: "weakref.WeakSet[Managed]" = weakref.WeakSet()
 _hooks_installed = False
 _hooks_lock = threading.Lock()
 
 
-def track(reporter: Any, into: "weakref.WeakSet[Any]") -> None:
+def track(reporter: Managed, into: "weakref.WeakSet[Managed]") -> None:
     global _hooks_installed
     with _hooks_lock:
         into.add(reporter)
@@ -36,7 +54,7 @@ def track(reporter: Any, into: "weakref.WeakSet[Any]") -> None:
             _hooks_installed = True
 
 
-def untrack(reporter: Any) -> None:
+def untrack(reporter: Managed) -> None:
     with _hooks_lock:
         running.discard(reporter)
 
@@ -55,7 +73,7 @@ def flush_all() -> None:
         reporter.flush()
 
 
-def _signalled() -> List[Any]:
+def _signalled() -> List[Managed]:
     return [reporter for reporter in list(running) if reporter.handle_signals]
 
 

@@ -2,9 +2,27 @@
 and how a send's outcomes settle either buffer (this one, or ``DurableBuffer``)."""
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Deque, Iterator, List, Protocol, Sequence, Tuple
 
-from ._durable_buffer import past
+from ._durable_buffer import DurableBuffer, past
+
+
+# (index of an outcome's first unit in the send, the units to keep)
+Kept = Sequence[Tuple[int, Sequence[Any]]]
+
+
+class Backlog(Protocol):
+    """What the reporter needs of an outage buffer, in memory or on disk."""
+
+    def backlog(self, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
+        """The kept units, oldest first, in chunks, until ``stopped()``."""
+
+    def settle(self, taken: int, done: int, keep: Kept) -> int:
+        """After a send that began with ``taken`` of them: forget the ``done``
+        delivered, keep ``keep``; return how many were dropped to stay bounded."""
+
+    def __len__(self) -> int:
+        """Units kept."""
 
 
 class OutageBuffer:
@@ -70,7 +88,7 @@ def _split(outcomes: Sequence[Any], taken: int) -> Tuple[int, List[Tuple[int, Se
     return done, keep
 
 
-def settle(buffer: Any, taken: int, outcomes: Sequence[Any]) -> Tuple[int, int]:
+def settle(buffer: Backlog, taken: int, outcomes: Sequence[Any]) -> Tuple[int, int]:
     """After a send whose first ``taken`` units came from ``buffer``: (units
     dropped to stay bounded, units kept for a later try)."""
     done, keep = _split(outcomes, taken)
@@ -79,7 +97,7 @@ def settle(buffer: Any, taken: int, outcomes: Sequence[Any]) -> Tuple[int, int]:
     return buffer.settle(taken, done, keep), sum(len(units) for _, units in keep)
 
 
-def fall_back(failing: Any, taken: int, outcomes: Sequence[Any], max_points: int
+def fall_back(failing: DurableBuffer, taken: int, outcomes: Sequence[Any], max_points: int
               ) -> Tuple["OutageBuffer", int, int]:
     """A buffer in memory holding what ``failing`` (a disk buffer that cannot be
     written) still holds and this send's new failures: (it, dropped, kept)."""

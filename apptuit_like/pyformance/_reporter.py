@@ -37,7 +37,7 @@ from ._meta_metrics import (API_CALL_TIMER, NUMBER_OF_BUFFERED_POINTS, NUMBER_OF
 from ._merge import Merger, reset, snapshot
 from ._multiprocess import ProcessGroup
 from ._durable_buffer import BufferFailed, DurableBuffer
-from ._outage_buffer import OutageBuffer, fall_back, settle
+from ._outage_buffer import Backlog, OutageBuffer, fall_back, settle
 from .process_metrics import ProcessMetrics
 
 log = logging.getLogger("apptuit_like")
@@ -116,8 +116,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
                                     % (reporting_interval,))
-        self.client = Apptuit(token, api_endpoint, None, True, sanitize_mode,
-                              compression=compression, timeout=timeout,
+        self.client = Apptuit(token, api_endpoint, global_tags=None,
+                              ignore_environ_tags=True,   # the reporter reads them itself
+                              sanitize_mode=sanitize_mode, compression=compression, timeout=timeout,
                               batch_size=batch_size, max_request_bytes=max_request_bytes,
                               retry_policy=retry_policy, verify=verify,
                               timestamp_precision=timestamp_precision, wire=wire,
@@ -151,8 +152,6 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._checker = self._collector if self._group is None else collector(
             max_series_per_metric=max_series_per_metric)
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
-        self._own_points = 0   # meta points of the report being sent
-        self._taken = 0        # backlog units at the head of the report being sent
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it
             lifecycle.track(self, lifecycle.grouped)
@@ -160,7 +159,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     def _reset_state(self) -> None:
         """Locks, buffer and thread: fresh at creation and in a forked child (a disk
         buffer's connection is closed before any fork: see durable_buffer)."""
-        self._buffer: Any = OutageBuffer(self.max_buffered_points)
+        self._buffer: Backlog = OutageBuffer(self.max_buffered_points)
         if self.buffer_dir:
             self._buffer = DurableBuffer(self.buffer_dir, self.client.wire.name,
                                          self.max_buffer_bytes)
@@ -346,24 +345,26 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
               sleep: Callable[[float], Any]) -> _Result:
         # points are rendered batch by batch as they are sent: memory stays at
         # about one batch however large the registry
-        self._taken = 0
         stopped: List[Outcome] = []   # a failure that stops the rest: keep the backlog
+        found = _Found()
         points = self._points(registry, meta, rows, on_wire(stamp, self._unit),
-                              lambda: bool(stopped))
+                              lambda: bool(stopped), found)
         batches = rebatch(points, self.client.batch_size,
                           self.client.max_request_bytes)
         outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
                                    retry, deadline, sleep, settled=lambda results: stopped.extend(
                                        o for o in results if o.kind in ABORT_KINDS))
-        return self._handle(outcomes)
+        return self._handle(outcomes, found)
 
-    def _points(self, registry: Any, own_registry: Any, rows: List[Any],
-                timestamp: int, stopped: Callable[[], bool]) -> Iterator[List[Any]]:
-        """Chunks of this cycle's points: buffered ones first, the meta metrics last."""
+    def _points(self, registry: Any, own_registry: Any, rows: List[Any], timestamp: int,
+                stopped: Callable[[], bool], found: "_Found") -> Iterator[List[Any]]:
+        """Chunks of this cycle's points: buffered ones first, the meta metrics last.
+        What it finds on the way (backlog units taken, the meta points) goes into
+        ``found``, complete once the chunks are exhausted."""
         meta, _ = self._meta_collector.collect(own_registry, timestamp)
-        self._own_points = len(meta)
+        found.own_points = len(meta)
         for chunk in self._buffer.backlog(stopped):
-            self._taken += len(chunk)
+            found.taken += len(chunk)
             yield chunk
         invalid = yield from self._collector.chunks(registry, timestamp)
         if rows:
@@ -374,13 +375,13 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         note_folded(self._meta_metrics_registry, self._collector.guard.folded)
         yield meta
 
-    def _handle(self, outcomes: List[Outcome]) -> _Result:
+    def _handle(self, outcomes: List[Outcome], found: "_Found") -> _Result:
         success = failed = 0
         errors: List[Any] = []
         status = None
         cls = None
         timer = self._meta_metrics_registry.timer(API_CALL_TIMER)
-        self._keep(outcomes)   # on disk before any failure is reported
+        self._keep(outcomes, found.taken)   # on disk before any failure is reported
         for outcome in outcomes:
             success += outcome.success
             failed += outcome.failed
@@ -393,21 +394,22 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             cls = cls or type(outcome.exception())
             self._call_error_handler(outcome)
         # as apptuit-py: the counts leave out the report's own meta points
-        own_ok, own_failed = last_points(outcomes, self._own_points)
+        own_ok, own_failed = last_points(outcomes, found.own_points)
         self._count(NUMBER_OF_TOTAL_POINTS, success + failed - own_ok - own_failed)
         self._count(NUMBER_OF_SUCCESSFUL_POINTS, success - own_ok)
         self._count(NUMBER_OF_FAILED_POINTS, failed - own_failed)
         return success, failed, errors, status, cls or ApptuitSendException
 
-    def _keep(self, outcomes: List[Outcome]) -> None:
+    def _keep(self, outcomes: List[Outcome], taken: int) -> None:
         """Settle the buffer (``outage_buffer.settle``); a disk buffer that fails
         falls back to memory, and says so to the error handler."""
         if not (self.buffer_dir or self.max_buffered_points):
             return
         try:
-            dropped, kept = settle(self._buffer, self._taken, outcomes)
-        except BufferFailed as err:
-            self._buffer, dropped, kept = fall_back(self._buffer, self._taken, outcomes,
+            dropped, kept = settle(self._buffer, taken, outcomes)
+        except BufferFailed as err:   # only a disk buffer fails so
+            assert isinstance(self._buffer, DurableBuffer)
+            self._buffer, dropped, kept = fall_back(self._buffer, taken, outcomes,
                                                     self.max_buffered_points)
             message = "%s; points are kept in memory from now on" % err
             log.warning("ApptuitReporter: %s", message)
@@ -442,3 +444,13 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
             lifecycle.warn_fork_once()
         if was_running:
             self.start()
+
+
+class _Found:
+    """What one send's points held: backlog units at its head, its meta points."""
+
+    __slots__ = ("taken", "own_points")
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.own_points = 0
