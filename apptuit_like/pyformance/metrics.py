@@ -42,6 +42,8 @@ from pyformance.meters import counter as _counter, histogram as _histogram
 from pyformance.meters import meter as _meter, timer as _timer
 from pyformance.stats.samples import DEFAULT_ALPHA, DEFAULT_SIZE, ExpDecayingSample
 
+from . import decorators
+
 __all__ = ["MetricsRegistry", "Counter", "Histogram", "Meter", "Timer"]
 
 # bound once: the hot path pays no module attribute lookups (random.seed() still
@@ -290,7 +292,9 @@ class Meter(_meter.Meter):  # type: ignore[misc]
 
 
 class _Timing:
-    """What ``Timer.time()`` returns: a context manager, or call ``stop()``."""
+    """What ``Timer.time()`` returns: a context manager (``with``, or ``async with``
+    around awaited code), a decorator timing each call (a coroutine function's
+    awaited run), or call ``stop()``."""
 
     __slots__ = ("timer", "start_time")
 
@@ -313,6 +317,17 @@ class _Timing:
                 hist.flush(wait=False)
         else:
             timer._update(seconds)
+
+    async def __aenter__(self) -> "_Timing":
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        timer = self.timer
+        return decorators._wrap(fn, lambda: _Timing(timer),
+                               lambda timing, ok, result: timing.__exit__(None, None, None))
 
     def stop(self) -> float:
         """Record and return the seconds since the timing started."""
@@ -337,7 +352,9 @@ class Timer(_timer.Timer):  # type: ignore[misc]
             time.perf_counter if clock is time else clock.time)
 
     def time(self, *args: Any, **kwargs: Any) -> Any:
-        """A context timing a block (pyformance's method); with a ``threshold``,
+        """A context timing a block (pyformance's method), also ``async with`` and
+        as a decorator: ``@registry.timer("ship").time()`` on a function or a
+        coroutine function times each call's run. With a ``threshold``,
         pyformance's own context, which signals calls that take too long."""
         if self.threshold is not None:
             return super().time(*args, **kwargs)
