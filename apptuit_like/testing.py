@@ -142,7 +142,11 @@ class LocalVictoriaMetrics:
         return "http://127.0.0.1:%d" % self.query_port
 
     def flush(self) -> None:
-        """Make every point received so far visible to queries."""
+        """Make every point received so far searchable at once (VictoriaMetrics'
+        ``/internal/force_flush``). A read-back through ``/api/v1/export`` still
+        needs an ``end`` later than the points: its default end is the current
+        whole second, which leaves out a point stamped in milliseconds within it
+        (pass ``end=int(time.time()) + 60``, as this package's tests do)."""
         requests.get(self.query_url + "/internal/force_flush", timeout=10).raise_for_status()
 
     def stop(self) -> None:

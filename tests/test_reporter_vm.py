@@ -214,3 +214,21 @@ def test_interpreter_exit_flushes_a_started_reporter(vm, uid):
     """ % (vm.put_endpoint, uid))
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert list(last_values(vm, '{__name__="%s_count"}' % uid).values()) == [3]
+
+
+def test_a_metric_that_cannot_be_sent_is_warned_about_once_then_counted(vm, caplog):
+    """A reporter with no tags at all: each metric is warned about once, however
+    often the registry's views are rebuilt; later reports only count its points."""
+    registry = MetricsRegistry()
+    registry.counter("orders").inc()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=vm.put_endpoint,
+                               disable_host_tag=True, tags={})
+    with caplog.at_level("WARNING", logger="apptuit_like"):
+        for i in range(4):
+            registry.counter("orders_%d" % i).inc()   # a new key: the views are rebuilt
+            reporter._cycle()
+    about_orders = [r for r in caplog.records if "'orders'" in r.getMessage()]
+    assert len(about_orders) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == len(set(messages))
+    assert reporter.stats()["invalid"] >= 4

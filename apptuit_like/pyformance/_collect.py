@@ -242,8 +242,10 @@ class Collector:
             name, tags = decode_metric(key)
             parts = self._parts(name, tags, FIELDS[kind])
         except ValueError as err:
-            self._rejected[key] = "metric %r cannot be sent: %s" % (key, err)
-            log.warning("skipping %s", self._rejected[key])
+            if key not in self._rejected:   # once: its points are counted as invalid after
+                self._rejected[key] = "metric %r cannot be sent: %s" % (key, err)
+                log.warning("skipping %s (warned once; its points are counted in "
+                            "apptuit_reporter_points_invalid)", self._rejected[key])
             return (reader, (None,) * len(FIELDS[kind]), None)
         self._rejected.pop(key, None)
         return (reader,) + parts
