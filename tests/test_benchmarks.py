@@ -16,3 +16,12 @@ def test_runs_write_an_untracked_file_unless_asked_to_update_the_committed_one()
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", RESULTS], cwd=ROOT,
                              capture_output=True)
     assert tracked.returncode == 0
+
+
+def test_the_reliability_verdict_is_computed_from_the_counts():
+    from benchmarks.reliability import loss_verdict
+    whole = {"counters": 4, "counter_total": 100, "stored_total": 100, "counters_differing": 0}
+    assert "Lost within the buffer: nothing" in loss_verdict(whole)
+    short = dict(whole, stored_total=97, counters_differing=1)
+    assert "Lost within the buffer: 3 increments" in loss_verdict(short)
+    assert "nothing" not in loss_verdict(short)

@@ -77,7 +77,7 @@ class Phase:
                    for key in ("failed", "buffered", "dropped")}}
 
 
-def record(phases, seen, cycles, local, stats):
+def record(phases, seen, cycles, local, latest, stats):
     """With APPTUIT_LIKE_RELIABILITY_DIR set, leave the fault matrix for RELIABILITY.md."""
     folder = os.environ.get("APPTUIT_LIKE_RELIABILITY_DIR")
     if not folder:
@@ -88,6 +88,8 @@ def record(phases, seen, cycles, local, stats):
     with open(os.path.join(folder, "chaos.json"), "w") as out:
         json.dump({"phases": phases, "cycles": cycles, "cycles_stored": len(seen),
                    "counters": len(local), "counter_total": sum(local.values()),
+                   "stored_total": sum(latest.get(n, 0) for n in local),
+                   "counters_differing": sum(latest.get(n) != v for n, v in local.items()),
                    "stats": stats}, out, indent=1)
 
 
@@ -156,9 +158,11 @@ def test_faults_and_a_backend_crash_lose_nothing_within_the_buffer(own_vm, proxy
     stored = own_vm_series(own_vm, uid)
     # (a) every counter's latest sample is its exact local total
     local = {str(i): counter.get_count() for i, counter in enumerate(counters)}
-    assert {n: points[-1][1] for n, points in stored["chaos_count"].items()} == local
-    # (b) every cycle's sample arrived: the cycle gauge shows 1..N without a gap
+    latest = {n: points[-1][1] for n, points in stored["chaos_count"].items()}
     seen = sorted({int(value) for _, value in stored["cycle_value"][None]})
+    record(phases, seen, len(cycles), local, latest, reporter.stats())
+    assert latest == local
+    # (b) every cycle's sample arrived: the cycle gauge shows 1..N without a gap
     assert seen == list(range(1, len(cycles) + 1)) and len(cycles) >= 8
     # (c) the handler saw every failed batch, each saying what happened: every point
     # that failed was buffered (all faults are retryable); stats()["failed"] leaves
@@ -166,7 +170,6 @@ def test_faults_and_a_backend_crash_lose_nothing_within_the_buffer(own_vm, proxy
     stats = reporter.stats()
     assert sum(call[2] for call in handler.calls) == stats["buffered"] > stats["failed"] > 0
     assert all(call[3] and call[3][0].get("error") for call in handler.calls)
-    record(phases, seen, len(cycles), local, reporter.stats())
 
 
 def own_vm_series(vm, uid):
