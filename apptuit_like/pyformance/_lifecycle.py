@@ -97,7 +97,11 @@ def within_shutdown_timeout(work: Callable[[], None]) -> bool:
         return True
     bound = max(reporter.shutdown_timeout for reporter in reporters) + 1.0
     worker = threading.Thread(target=work, name="apptuit-shutdown", daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except RuntimeError:   # the interpreter is finalizing: no new threads
+        work()
+        return True
     worker.join(bound)
     if worker.is_alive():
         log.warning("ApptuitReporter: the report at a stop did not finish within %.1f s",

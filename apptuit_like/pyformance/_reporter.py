@@ -1,7 +1,7 @@
 """ApptuitReporter: drains a pyformance registry on a daemon thread.
 
 Every ``reporting_interval`` seconds, at a fixed rate, the reporter renders each
-registry metric as points (``apptuit_like.collect``), puts any points kept from
+registry metric as points (``pyformance._collect``), puts any points kept from
 an outage first, sends them in batches through the client's transport, and
 hands each failed batch to the error handler. Nothing raises on that thread.
 """
@@ -60,7 +60,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
 
     Takes apptuit-py's parameters (``retry`` is an alias of ``retry_count``) and,
     as keyword arguments: ``batch_size``, ``max_request_bytes``, ``timeout`` (HTTP
-    timeout, and the bound on the final report of ``stop()``),
+    timeout of each send),
     ``max_buffered_points`` (points kept through an outage), ``buffer_dir`` and
     ``max_buffer_bytes`` (the outage buffer on disk instead), ``compression``,
     ``retry_policy``, ``verify``, ``wire`` ("opentsdb", "remote_write" or
@@ -118,8 +118,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                                     % (reporting_interval,))
         self.client = Apptuit(token, api_endpoint, global_tags=None,
                               ignore_environ_tags=True,   # the reporter reads them itself
-                              sanitize_mode=sanitize_mode, compression=compression, timeout=timeout,
-                              batch_size=batch_size, max_request_bytes=max_request_bytes,
+                              sanitize_mode=sanitize_mode, compression=compression,
+                              timeout=timeout, batch_size=batch_size,
+                              max_request_bytes=max_request_bytes,
                               retry_policy=retry_policy, verify=verify,
                               timestamp_precision=timestamp_precision, wire=wire,
                               influx_database=influx_database, influx_org=influx_org,
