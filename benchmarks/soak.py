@@ -1,4 +1,10 @@
-"""Soak: a long run with growing series, watched for leaks.
+"""Soak: a steady phase that would show a leak of one object per cycle, then a
+long run with growing series, watched for leaks.
+
+The steady phase reports a fixed registry of 1,000 counters to a null sink many
+times: first past the point where the reporter's own send timer has filled its
+sample (1,028 values, one per send), then 200 more, all traced by ``tracemalloc``;
+the memory blocks the 200 leave alive, per cycle, must be below one half.
 
 A started reporter (interval 5 s, process metrics on) sends to a local
 VictoriaMetrics while the registry holds 10,000 tagged counters and gains 50
@@ -12,18 +18,68 @@ registry (its growth per added series is printed).
     python -m benchmarks.soak [--minutes 10] [--json FILE]
 """
 import argparse
+import gc
 import json
 import threading
 import time
-from typing import Any, Dict, List
+import tracemalloc
+from typing import Any, Callable, Dict, List, Optional
 
 import psutil
 import requests
 from pyformance import MetricsRegistry
 
+STEADY_SERIES, STEADY_WARMUP, STEADY_CYCLES = 1000, 1100, 200
 SAMPLE_EVERY = 30.0
 NEW_PER_SECOND = 50
 BASE_SERIES = 10000
+
+
+def steady(cycles: int = STEADY_CYCLES, warmup: int = STEADY_WARMUP,
+           after_cycle: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
+    """Blocks of memory left alive per report cycle of a registry that does not
+    change (its counters do), after ``warmup`` cycles; ``after_cycle`` runs after
+    each (a test injects a leak with it)."""
+    from apptuit_like.pyformance import ApptuitReporter
+    from apptuit_like.timeseries import encode_metric
+
+    from benchmarks.null_sink import NullSink
+    registry = MetricsRegistry()
+    counters = [registry.counter(encode_metric("steady", {"n": str(i)}))
+                for i in range(STEADY_SERIES)]
+
+    def cycle() -> None:
+        for counter in counters[::7]:
+            counter.inc()
+        reporter.report_now()
+        if after_cycle is not None:
+            after_cycle()
+    with NullSink() as endpoint:
+        reporter = ApptuitReporter(registry=registry, api_endpoint=endpoint,
+                                   tags={"run": "steady"}, error_handler=None)
+        # traced from the start: an object made before tracing and replaced later
+        # (a counter's new int, a sample's new float) would count as growth
+        tracemalloc.start()
+        try:
+            for _ in range(warmup):
+                cycle()
+            gc.collect()
+            before = len(tracemalloc.take_snapshot().traces)
+            for _ in range(cycles):
+                cycle()
+            gc.collect()
+            after = len(tracemalloc.take_snapshot().traces)
+        finally:
+            tracemalloc.stop()
+    return {"series": STEADY_SERIES, "warmup": warmup, "cycles": cycles,
+            "blocks_per_cycle": (after - before) / cycles}
+
+
+def steady_verdict(result: Dict[str, Any]) -> str:
+    ok = result["blocks_per_cycle"] < 0.5
+    return "%s steady %d series, %d cycles after %d: %.2f memory blocks left per cycle" % (
+        "ok  " if ok else "FAIL", result["series"], result["cycles"], result["warmup"],
+        result["blocks_per_cycle"])
 
 
 def run(minutes: float) -> Dict[str, Any]:
@@ -114,8 +170,10 @@ def main(argv=None) -> Dict[str, Any]:
     args = parser.parse_args(argv)
     print("soak: %d series + %d new a second, %.0f min, sampled every %.0f s"
           % (BASE_SERIES, NEW_PER_SECOND, args.minutes, SAMPLE_EVERY))
+    steadied = steady()
     result = run(args.minutes)
-    result["verdict"] = verdict(result)
+    result["steady"] = steadied
+    result["verdict"] = [steady_verdict(steadied)] + verdict(result)
     print("\n".join(result["verdict"]))
     if args.json:
         with open(args.json, "w") as out:

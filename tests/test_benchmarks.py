@@ -1,7 +1,10 @@
-"""The benchmark command's bookkeeping (the measurements themselves live in
-benchmarks/ and never run in the test suite)."""
+"""The benchmark command's bookkeeping, and the verdicts it computes. The
+measurements live in benchmarks/; the suite runs only the soak's steady phase,
+with and without an injected leak, to show the phase catches one."""
 import os
 import subprocess
+
+import pytest
 
 from benchmarks.__main__ import LOCAL_RESULTS, RESULTS, results_path
 
@@ -25,3 +28,14 @@ def test_the_reliability_verdict_is_computed_from_the_counts():
     short = dict(whole, stored_total=97, counters_differing=1)
     assert "Lost within the buffer: 3 increments" in loss_verdict(short)
     assert "nothing" not in loss_verdict(short)
+
+
+@pytest.mark.slow   # about 14 s: 2,600 traced report cycles
+def test_the_steady_soak_phase_catches_a_leak_of_one_object_per_cycle():
+    from benchmarks import soak
+    kept = []
+    clean = soak.steady(cycles=100)
+    leaking = soak.steady(cycles=100, after_cycle=lambda: kept.append(object()))
+    assert soak.steady_verdict(clean).startswith("ok"), clean
+    assert soak.steady_verdict(leaking).startswith("FAIL"), leaking
+    assert 0.9 <= leaking["blocks_per_cycle"] - clean["blocks_per_cycle"] <= 1.5
