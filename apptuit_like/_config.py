@@ -12,6 +12,7 @@
 ``APPTUIT_TIMESTAMP_PRECISION`` ``ms`` or ``s``: the reporter's stamps (default: by endpoint)
 ``APPTUIT_HANDLE_SIGNALS`` a false value: started reporters leave SIGTERM/SIGINT alone
 ``APPTUIT_SHUTDOWN_TIMEOUT`` seconds the final report may take at a stop (default 5)
+``APPTUIT_HISTOGRAM_BUCKETS`` ``vmrange`` or ``le``: histograms and timers send buckets
 =========================  =====================================================
 """
 import os
@@ -49,6 +50,8 @@ WIRE = "APPTUIT_WIRE"
 BUFFER_DIR = "APPTUIT_BUFFER_DIR"
 HANDLE_SIGNALS = "APPTUIT_HANDLE_SIGNALS"
 SHUTDOWN_TIMEOUT = "APPTUIT_SHUTDOWN_TIMEOUT"
+HISTOGRAM_BUCKETS = "APPTUIT_HISTOGRAM_BUCKETS"
+BUCKET_MODES = ("vmrange", "le")
 PRECISIONS = ("ms", "s")
 
 # apptuit-py's names for the same variables, exported from the top level.
@@ -151,6 +154,25 @@ def read_handle_signals(handle: Optional[bool]) -> bool:
     if handle is not None:
         return bool(handle)
     return env_flag(HANDLE_SIGNALS) if os.environ.get(HANDLE_SIGNALS, "").strip() else True
+
+
+def read_histogram_buckets(mode: Optional[str]) -> Optional[str]:
+    """The histogram_buckets argument, else ``APPTUIT_HISTOGRAM_BUCKETS``, else
+    None; "off" or "none" is None too.
+
+    >>> read_histogram_buckets("LE"), read_histogram_buckets("off")
+    ('le', None)
+    """
+    where = "histogram_buckets"
+    if mode is None:
+        mode, where = os.environ.get(HISTOGRAM_BUCKETS, ""), HISTOGRAM_BUCKETS
+    text = mode.strip().lower() if isinstance(mode, str) else mode
+    if text in ("", "off", "none"):
+        return None
+    if text not in BUCKET_MODES:
+        raise ApptuitValueError("Invalid %s %r: use 'vmrange', 'le' or None"
+                                % (where, mode))
+    return str(text)
 
 
 def _read_seconds(value: Optional[float], variable: str, default: float, name: str) -> float:

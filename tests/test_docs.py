@@ -96,3 +96,37 @@ def test_the_integrations_page_runs_and_its_queries_answer(tmp_path):
                        for k, v in expected.items() if v is not None), found
     finally:
         vm.stop()
+
+
+DISTRIBUTIONS = DOC.parent / "distributions.md"
+
+
+@pytest.mark.parametrize("mode", ["vmrange", "le"])
+def test_the_distributions_page_runs_and_its_percentiles_tell_the_routes_apart(tmp_path,
+                                                                               mode):
+    vm = start_own_vm()
+    try:
+        text = DISTRIBUTIONS.read_text()
+        python = "\n".join(m.group(3) for m in BLOCK.finditer(text) if m.group(1) == "python")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APPTUIT_")}
+        env.update(APPTUIT_API_ENDPOINT=vm.put_endpoint, APPTUIT_HISTOGRAM_BUCKETS=mode)
+        done = subprocess.run([sys.executable, "-c", python], env=env, cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        queries = [m.group(3) for m in BLOCK.finditer(text)
+                   if m.group(1) == "promql" and m.group(2).strip() == mode]
+        assert len(queries) == 2
+        for query in queries:
+            deadline = time.monotonic() + 10
+            found = vm.at_now(query)
+            while len(found) < 2 and time.monotonic() < deadline:
+                time.sleep(0.25)
+                found = vm.at_now(query)
+            by_route = {dict(labels)["route"]: value for labels, value in found.items()}
+            assert set(by_route) == {"/search", "/health"}, found
+            # the slow route sleeps 50 ms: its percentiles lie in that bucket or above,
+            # and above the fast route's (whose requests a loaded machine may slow)
+            assert by_route["/search"] >= 0.02154, found
+            assert by_route["/health"] < by_route["/search"], found
+    finally:
+        vm.stop()

@@ -19,6 +19,7 @@ from ..timeseries import decode_metric
 from .._wire import Wire, get_wire
 from ._cardinality import OVERFLOW_TAGS, Folded, Guard, IdleFilter, fold
 from ._adapter import KINDS
+from ._bucket_series import BucketSeries
 from ._readers import FIELDS, counts_reader, reader_for, warn_failed_read
 
 log = logging.getLogger("apptuit_like")
@@ -28,6 +29,7 @@ log = logging.getLogger("apptuit_like")
 # chunks slow the application less and stretch the cycle's wall time more.
 _YIELD_POINTS = 256
 _HAND_OVER = 0.0001   # sleep(0) would often win the GIL straight back
+_BUCKETED = ("histogram", "timer")
 
 
 class _KindView:
@@ -84,7 +86,8 @@ class Collector:
     def __init__(self, prefix: str, tags: Optional[Dict[str, str]],
                  sanitize: Sanitizer, wire: Optional[Wire] = None,
                  max_series_per_metric: Optional[int] = None,
-                 idle_series_timeout: Optional[float] = None) -> None:
+                 idle_series_timeout: Optional[float] = None,
+                 histogram_buckets: Optional[str] = None) -> None:
         self.prefix = prefix
         self.tags = tags or {}
         self.sanitize = sanitize
@@ -98,6 +101,9 @@ class Collector:
         self._empty: set = set()   # kinds the registry had none of at the last look
         self._rejected: Dict[str, str] = {}   # registry key -> why it cannot be sent
         self._failing: set = set()   # keys whose reading failed, warned about once
+        self.buckets = (BucketSeries(histogram_buckets, self._parts, self.wire)
+                        if histogram_buckets else None)
+        self._overflow_buckets: Dict[tuple, Any] = {}   # (kind, name): its bucket heads
 
     def collect(self, registry: Any, timestamp: int) -> Tuple[List[str], int]:
         """Rendered points of every metric in ``registry`` and the count skipped."""
@@ -133,6 +139,11 @@ class Collector:
                                   _read(view, start, stop, self._read_failed), tail, out,
                                   view.heads_ok, width)
                 yield out
+            if self.buckets is not None and kind in _BUCKETED:
+                for out, bad in self.buckets.chunks(kind, view.keys, view.metrics, tail):
+                    time.sleep(_HAND_OVER)
+                    invalid += bad
+                    yield out
             if folded:
                 yield self._render_overflow(kind, registry, folded, tail)
         return invalid
@@ -177,7 +188,20 @@ class Collector:
             if combined is not None:
                 self.wire.render(parts[0], [parts[1]] * len(fields), combined, tail, out,
                                  True, len(fields))
+            if self.buckets is not None and kind in _BUCKETED:
+                self._render_overflow_buckets(kind, name, metrics, tail, out)
         return out
+
+    def _render_overflow_buckets(self, kind: str, name: str, metrics: List[Any], tail: Any,
+                                 out: list) -> None:
+        """The buckets of folded keys, summed into their overflow series' buckets."""
+        assert self.buckets is not None
+        heads = self._overflow_buckets.get((kind, name), False)
+        if heads is False:
+            heads = self._overflow_buckets[(kind, name)] = self.buckets.heads(
+                kind, name, OVERFLOW_TAGS)
+        if heads is not None:
+            self.buckets.render(heads, self.buckets.merged(metrics), tail, out)
 
     def _sent_view(self, kind: str, registry: Any, attr: str) -> Tuple[_KindView, Folded]:
         """The view of the keys sent one by one (under the cap, not idle), and the

@@ -25,8 +25,9 @@ from pyformance.meters import Counter
 
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
+from . import _buckets
 from ._adapter import KIND_ATTRS, metrics_of
-from ._readers import (FieldValues, mean_rate, quantiles, sorted_sample,
+from ._readers import (FieldValues, mean_rate, quantiles, read_buckets, sorted_sample,
                       warn_failed_read)
 
 log = logging.getLogger("apptuit_like")
@@ -79,12 +80,22 @@ def snapshot(registry: Any) -> Dict[str, Dict[str, Any]]:
         return list(metrics_of(registry, kind).items())
     out["counter"] = {k: m.get_count() for k, m in items("counter")}
     out["meter"] = {k: [m.get_count()] + _rates(m) for k, m in items("meter")}
-    out["histogram"] = {k: _moments(m) + [_packed(sorted_sample(m))]
+    out["histogram"] = {k: _moments(m) + [_packed(sorted_sample(m)), _flat_buckets(m)]
                         for k, m in items("histogram")}
     out["timer"] = {k: _moments(m.hist) + [_packed(sorted_sample(m.hist))] + _rates(m.meter)
-                    for k, m in items("timer")}
+                    + [_flat_buckets(m)] for k, m in items("timer")}
     out["gauge"] = {k: _gauge_value(k, m) for k, m in items("gauge")}
     return out
+
+
+def _flat_buckets(metric: Any) -> List[int]:
+    """A histogram's bucket counts as [index, count, index, count, ...]."""
+    read = read_buckets(metric)
+    return list(chain.from_iterable(read[0].items())) if read is not None else []
+
+
+def _bucket_dict(flat: Sequence[int]) -> Dict[int, int]:
+    return dict(zip(flat[::2], flat[1::2]))
 
 
 def _packed(samples: Iterable[float]) -> str:
@@ -195,6 +206,9 @@ class Merger:
         if kind == "counter":
             for obj, count in zip(view.values(), values.values()):
                 obj.counter = count
+        elif kind in ("histogram", "timer"):
+            for obj, (fields, buckets) in zip(view.values(), values.values()):
+                obj.values, obj.buckets = fields, buckets
         else:
             for obj, fields in zip(view.values(), values.values()):
                 obj.values = fields
@@ -222,20 +236,27 @@ class Merger:
     @staticmethod
     def _merge_dists(kind: str, live: Sequence[Tuple[str, float, Dict[str, Any]]],
                      archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
+        """Per key: (field values, (bucket counts, sum)) of every process together."""
         kept = archive.get(kind, {})
+        kept_buckets = archive.get(kind + "_buckets", {})
         out = {}
         keys, rows = _by_key([state[kind] for _, _, state in live])
         for key, values in zip(keys, rows):
             parts = [value[:5] for value in values]
+            buckets = [_bucket_dict(value[-1]) for value in values]
             if key in kept:
                 parts.append(kept[key])
+                buckets.append(_bucket_dict(kept_buckets.get(key, [])))
             merged = array("d")
             merged.frombytes(b"".join([_raw(value[5]) for value in values]))
-            rates = tuple(map(sum, zip(*[value[6:10] for value in values])))
-            out[key] = _fields(kind, _summary(combine(parts), sorted(merged)), rates)
+            rates = tuple(map(sum, zip(*[value[6:-1] for value in values])))
+            moments = combine(parts)
+            out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates),
+                        (_buckets.merge(buckets), moments[1]))
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
-                out[key] = _fields(kind, _summary(combine([moments]), []), (0.0,) * 4)
+                out[key] = (_fields(kind, _summary(combine([moments]), []), (0.0,) * 4),
+                            (_bucket_dict(kept_buckets.get(key, [])), moments[1]))
         return out
 
     def _merge_gauges(self, live: Sequence[Tuple[str, float, Dict[str, Any]]]
@@ -307,8 +328,12 @@ def archive_part(state: Dict[str, Any], archive: Dict[str, Dict[str, Any]]) -> N
         meters[key] = meters.get(key, 0) + values[0]
     for kind in ("histogram", "timer"):
         kept = archive.setdefault(kind, {})
+        kept_buckets = archive.setdefault(kind + "_buckets", {})
         for key, values in state[kind].items():
             kept[key] = list(combine([kept.get(key, _EMPTY), values[:5]]))
+            counts = _buckets.merge([_bucket_dict(kept_buckets.get(key, [])),
+                                     _bucket_dict(values[-1])])
+            kept_buckets[key] = list(chain.from_iterable(counts.items()))
 
 
 def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
@@ -319,7 +344,7 @@ def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
     """
     if not isinstance(state, dict):
         raise ValueError("not a mapping")
-    for kind, width in (("counter", 0), ("meter", 5), ("histogram", 6), ("timer", 10),
+    for kind, width in (("counter", 0), ("meter", 5), ("histogram", 7), ("timer", 11),
                         ("gauge", 0)):
         entries = state.get(kind)
         if not isinstance(entries, dict):
@@ -329,8 +354,11 @@ def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
             ok = (set(map(type, values)) <= _LIST and set(map(len, values)) <= {width}
                   and _numbers(chain.from_iterable(map(itemgetter(slice(0, 5)), values)))
                   and (width == 5 or set(map(type, map(itemgetter(5), values))) <= {str}
-                       and _numbers(chain.from_iterable(map(itemgetter(slice(6, 10)),
-                                                           values)))))
+                       and _numbers(chain.from_iterable(map(itemgetter(slice(6, width - 1)),
+                                                           values)))
+                       and set(map(type, map(itemgetter(-1), values))) <= _LIST
+                       and _ints(chain.from_iterable(map(itemgetter(-1), values)))
+                       and not any(len(value[-1]) % 2 for value in values)))
         else:
             ok = _numbers(values, none_too=kind == "gauge")
         if not ok:
@@ -342,9 +370,14 @@ def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
 
 
 _LIST = {list}
+_INT = {int}
 _NUMBER_TYPES = {int, float}
 _NUMBER_OR_NONE = {int, float, type(None)}
 
 
 def _numbers(values: Iterable[Any], none_too: bool = False) -> bool:
     return set(map(type, values)) <= (_NUMBER_OR_NONE if none_too else _NUMBER_TYPES)
+
+
+def _ints(values: Iterable[Any]) -> bool:
+    return set(map(type, values)) <= _INT

@@ -38,7 +38,8 @@ from ._merge import archive_part, check_state
 
 log = logging.getLogger("apptuit_like")
 
-FORMAT = "apptuit_like.multiprocess/1"
+FORMAT = "apptuit_like.multiprocess/2"   # /2: histograms and timers carry bucket counts
+_ARCHIVE_FORMATS = ("apptuit_like.multiprocess/1", FORMAT)   # /1 archives lack buckets only
 _STATE, _LOCK = ".state", ".lock"
 _ARCHIVE, _LEADER, _SEND, _MEMBERS = "archive.json", "leader.lock", "send.lock", "members.lock"
 _PARTS = ("user", "meta")   # the application's registry and the reporter's own
@@ -223,7 +224,8 @@ class ProcessGroup:
         try:
             with os.fdopen(open_private(self._path(_ARCHIVE), os.O_RDONLY)) as source:
                 archive = json.load(source)
-            if isinstance(archive, dict) and archive.get("format") == FORMAT:
+            if isinstance(archive, dict) and archive.get("format") in _ARCHIVE_FORMATS:
+                archive["format"] = FORMAT
                 return archive
             raise ValueError("not an archive of this version")
         except FileNotFoundError:

@@ -8,14 +8,14 @@ taken; other classes and registries go through the public getters.
 """
 import logging
 import math
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from pyformance.meters import (CallbackGauge, Counter, Gauge, Histogram, Meter,
                                SimpleGauge, Timer)
 from pyformance.stats.samples import ExpDecayingSample
 
 from .._wire import SKIP
-from . import metrics as dropin
+from . import _buckets, metrics as dropin
 
 log = logging.getLogger("apptuit_like")
 
@@ -126,10 +126,29 @@ class FieldValues:
     """A metric whose field values were computed elsewhere (a multi-process
     merge), in the order of ``FIELDS`` for its kind."""
 
-    __slots__ = ("values",)
+    __slots__ = ("values", "buckets")
 
     def __init__(self, values: Tuple[Any, ...] = ()) -> None:
         self.values = values
+        # (bucket counts, sum): exact, summed over processes
+        self.buckets: Optional[Tuple[Dict[int, int], float]] = None
+
+
+def read_buckets(metric: Any) -> Optional[Tuple[Dict[int, int], float]]:
+    """The bucket counts (see ``_buckets.py``) and the sum of a histogram or a
+    timer: exact for this package's classes and merged views, the counts
+    estimated from the reservoir for pyformance's own; None for other objects."""
+    if type(metric) is FieldValues:
+        return metric.buckets
+    hist = getattr(metric, "hist", metric)   # a timer's histogram
+    if getattr(hist, "_buckets", None) is not None:
+        hist.flush()
+        with hist.lock:   # a copy: the fold goes on counting into the original
+            counts = dict(hist._buckets)
+        return _buckets.fine(counts), hist.sum
+    if not isinstance(hist, Histogram):
+        return None
+    return _buckets.estimated(hist, sorted_sample(hist), hist.counter), hist.sum
 
 
 def _read_counter(counter: Counter) -> Tuple:

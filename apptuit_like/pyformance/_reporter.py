@@ -77,6 +77,11 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     :mod:`~apptuit_like.pyformance.stop_signals`), each bounded by
     ``shutdown_timeout`` (default ``APPTUIT_SHUTDOWN_TIMEOUT`` or 5 seconds).
 
+    ``histogram_buckets`` (default ``APPTUIT_HISTOGRAM_BUCKETS`` or None):
+    ``"vmrange"`` or ``"le"`` adds bucket series to every histogram and timer,
+    whose sums across processes and hosts give true percentiles
+    (``histogram_quantile``); None sends apptuit-py's series only.
+
     Example::
 
         registry = MetricsRegistry()
@@ -111,7 +116,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
                  max_series_per_metric: Optional[int] = DEFAULT_MAX_SERIES_PER_METRIC,
                  idle_series_timeout: Union[None, float, str] = None,
                  handle_signals: Optional[bool] = None,
-                 shutdown_timeout: Optional[float] = None) -> None:
+                 shutdown_timeout: Optional[float] = None,
+                 histogram_buckets: Optional[str] = None) -> None:
         super().__init__(registry=registry, reporting_interval=reporting_interval)
         if not reporting_interval > 0:
             raise ApptuitValueError("reporting_interval must be positive, got %r"
@@ -137,12 +143,14 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self.max_buffer_bytes = max_buffer_bytes
         self.handle_signals = config.read_handle_signals(handle_signals)
         self.shutdown_timeout = config.read_shutdown_timeout(shutdown_timeout)
+        self.histogram_buckets = config.read_histogram_buckets(histogram_buckets)
         self.process_metrics = ProcessMetrics(self.registry) if collect_process_metrics else None
         self._meta_metrics_registry = meta_registry()
         collector = functools.partial(Collector, self.prefix, self.tags, self.client.sanitize,
                                       self.client.wire)
         self._collector = collector(max_series_per_metric=max_series_per_metric,
-                                    idle_series_timeout=parse_duration(idle_series_timeout))
+                                    idle_series_timeout=parse_duration(idle_series_timeout),
+                                    histogram_buckets=self.histogram_buckets)
         self._meta_collector = collector()
         directory = multiprocess_dir or os.environ.get(config.MULTIPROCESS_DIR) or None
         self._group = ProcessGroup(directory) if directory else None
@@ -151,7 +159,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         # report_now checks the local registry; in a group the collector renders the
         # merged view, so a checker of its own keeps both caches warm
         self._checker = self._collector if self._group is None else collector(
-            max_series_per_metric=max_series_per_metric)
+            max_series_per_metric=max_series_per_metric,
+            histogram_buckets=self.histogram_buckets)
         self._last_stamp = 0   # ms, of the last report stamped here, across restarts
         self._reset_state()
         if self._group is not None:   # started or not, a forked child must not share it

@@ -28,6 +28,7 @@ and percentiles are statistically the same (tests/test_metrics.py).
 >>> registry.counter("orders").get_count(), registry.timer("latency").get_count()
 (3, 1.0)
 """
+import collections
 import heapq
 import itertools
 import math
@@ -42,7 +43,7 @@ from pyformance.meters import counter as _counter, histogram as _histogram
 from pyformance.meters import meter as _meter, timer as _timer
 from pyformance.stats.samples import DEFAULT_ALPHA, DEFAULT_SIZE, ExpDecayingSample
 
-from . import decorators
+from . import _buckets, decorators
 
 __all__ = ["MetricsRegistry", "Counter", "Histogram", "Meter", "Timer"]
 
@@ -171,7 +172,8 @@ def _rescale(sample: ExpDecayingSample, now: float) -> None:
 
 def _fold(hist: "Histogram", batch: List[Tuple[float, float]]) -> None:
     """pyformance's Histogram.add and ExpDecayingSample.update for each (value,
-    time added) in order; the caller holds ``hist.lock``."""
+    time added) in order, and each value counted in its bucket (``_buckets``);
+    the caller holds ``hist.lock``."""
     sample = hist.sample
     size, alpha = sample.size, sample.alpha
     # the sample's fields in locals for the loop (a rescale replaces them)
@@ -180,6 +182,9 @@ def _fold(hist: "Histogram", batch: List[Tuple[float, float]]) -> None:
     count, total, high, low = hist.counter, hist.sum, hist.max, hist.min
     var = hist.var
     mean, squares = var
+    buckets = hist._buckets
+    if buckets is not None:
+        buckets.update(_buckets.keys(batch))   # one C-level pass over the batch
     for value, now in batch:
         if size:
             if now >= next_time:
@@ -219,16 +224,21 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
     reservoir and the moments, in order, every 128 values and whenever the
     histogram is read through its getters, the reporter or :meth:`flush`.
     pyformance's attributes (``counter``, ``sum``, ...) are current after a flush.
+    Each value is also counted exactly in a log-spaced bucket (``_buckets.py``),
+    which the reporter's ``histogram_buckets`` modes send.
     """
 
     def __init__(self, size: int = DEFAULT_SIZE, alpha: float = DEFAULT_ALPHA,
                  clock: Any = time, sample: Any = None) -> None:
         self._pending: List[Tuple[float, float]] = []   # before pyformance's clear()
         self._meter: Optional[Meter] = None   # a timer's meter, marked as values fold
+        # values counted by bucket key (see _buckets.keys); None where values never fold
+        self._buckets: Optional["collections.Counter[int]"] = collections.Counter()
         super().__init__(size=size, alpha=alpha, clock=clock, sample=sample)
         self._now: Callable[[], float] = clock.time
         if type(self.sample) is not ExpDecayingSample:   # another sample: pyformance's
             self.add = super().add  # type: ignore[method-assign]
+            self._buckets = None   # counted from the sample by the reporter instead
 
     def add(self, value: float) -> None:
         """Add a value (pyformance's method)."""
@@ -260,6 +270,8 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
         """Reset to empty (pyformance's method)."""
         with self.lock:
             self._pending.clear()
+            if self._buckets is not None:
+                self._buckets = collections.Counter()
         super().clear()
 
 
