@@ -1,7 +1,9 @@
 """The examples of docs/backends.md, run as written against real receivers: the
 docs' localhost ports (9090 Prometheus, 8428 VictoriaMetrics, 8086 InfluxDB)
 become the test servers' free ones."""
+import json
 import math
+import re
 import os
 import pathlib
 import subprocess
@@ -130,3 +132,42 @@ def test_the_distributions_page_runs_and_its_percentiles_tell_the_routes_apart(t
             assert by_route["/health"] < by_route["/search"], found
     finally:
         vm.stop()
+
+
+def test_the_distributions_cost_table_is_the_kept_run():
+    kept = json.loads((DOC.parent.parent / "benchmarks" / "results"
+                       / "2026-12-06-bucket-cost.json").read_text())
+    rows = {label: (median, quartiles) for label, median, quartiles in re.findall(
+        r"^\| (.+?) \| ([\d.]+) \| ([\d.]+-[\d.]+) \|$", DISTRIBUTIONS.read_text(), re.M)}
+    updates, reports = kept["update_ns"], kept["report_1000_timers_ms"]
+    expected = {
+        "`Histogram.add`, ns per value": (updates["apptuit_like Histogram.add"], "%.0f"),
+        "prometheus_client `Histogram.observe`, ns per value":
+            (updates["prometheus_client Histogram.observe"], "%.0f"),
+        "drop-in timer around an empty block, ns": (updates["apptuit_like timer block"],
+                                                     "%.0f"),
+        "prometheus_client `Histogram.time()` around it, ns":
+            (updates["prometheus_client Histogram.time() block"], "%.0f"),
+        "report of 1,000 timers, no buckets, CPU ms": (reports["None"], "%.1f"),
+        "the same with `vmrange`, CPU ms": (reports["vmrange"], "%.1f"),
+        "the same with `le` (35,000 more points), CPU ms": (reports["le"], "%.1f")}
+    assert set(expected) <= set(rows)
+    for label, (summary, form) in expected.items():
+        assert rows[label] == (form % summary["median"], "%s-%s" % (
+            form % summary["q1"], form % summary["q3"])), label
+    # the claim the table supports: no slower than prometheus_client, per update
+    assert updates["apptuit_like Histogram.add"]["median"] < \
+        updates["prometheus_client Histogram.observe"]["median"]
+
+
+def test_the_distributions_before_and_after_figures_are_the_kept_runs():
+    kept = json.loads((DOC.parent.parent / "benchmarks" / "results"
+                       / "2026-12-06-bucket-cost-before-after.json").read_text())
+    spans = []
+    for name in ("before (a87f308)", "after"):
+        medians = [run["update_ns"]["apptuit_like Histogram.add"]["median"]
+                   for run in kept["runs"][name]]
+        spans.append("%.0f-%.0f ns" % (min(medians), max(medians)))
+    text = " ".join(DISTRIBUTIONS.read_text().split())
+    assert "medians of %s for `Histogram.add` before and %s after" % (
+        spans[0], spans[1]) in text, spans
