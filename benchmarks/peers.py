@@ -17,12 +17,15 @@ Hot path: CPU per update, from one thread and from four at once:
 Cycle: CPU per series of one report, export or exposition
 (``generate_latest`` for prometheus_client, which is pulled, not pushed), and
 how much a cycle of 100k series slows an application thread
-(``benchmarks.app_impact``'s measure). Memory: the peak RSS three cycles of 100k
+(``benchmarks.app_impact``'s measure); the 1k-timer cycle runs again with our
+``histogram_buckets="le"`` (prometheus_client's and OpenTelemetry's histograms
+always send buckets, apptuit's and wavefront's never). Memory: the peak RSS three cycles of 100k
 series add to a process that holds them, each library in a fresh process.
 
     python -m benchmarks.peers [--quick]
 """
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -169,13 +172,14 @@ def _names(counters: int) -> List[Tuple[str, Dict[str, str]]]:
             for i in range(counters)]
 
 
-def cycle_ours(series: List[Tuple[str, Dict[str, str]]], timers: int, endpoint: str) -> Any:
+def cycle_ours(series: List[Tuple[str, Dict[str, str]]], timers: int, endpoint: str,
+               buckets: Any = None) -> Any:
     from apptuit_like.pyformance import ApptuitReporter, MetricsRegistry
     from apptuit_like.timeseries import encode_metric
     registry = MetricsRegistry()
     _fill_pyformance(registry, encode_metric, series, timers)
     return ApptuitReporter(registry=registry, api_endpoint=endpoint,
-                           tags={"service": "bench"}).report_now
+                           tags={"service": "bench"}, histogram_buckets=buckets).report_now
 
 
 def cycle_apptuit(series: List[Tuple[str, Dict[str, str]]], timers: int, endpoint: str) -> Any:
@@ -262,12 +266,15 @@ CYCLES = dict(zip(LIBRARIES, (cycle_ours, cycle_apptuit, cycle_prometheus, cycle
                               cycle_wavefront)))
 
 
-def cycle(counters: int, timers: int, runs: int) -> Dict[str, List[float]]:
-    """{library: [CPU seconds per series of one cycle, one per run]}, interleaved."""
+def cycle(counters: int, timers: int, runs: int, buckets: Any = None
+          ) -> Dict[str, List[float]]:
+    """{library: [CPU seconds per series of one cycle, one per run]}, interleaved;
+    ``buckets``: our timers' ``histogram_buckets`` mode."""
     series = _names(counters)
     out: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
+    makers = dict(CYCLES, **{LIBRARIES[0]: functools.partial(cycle_ours, buckets=buckets)})
     with NullSink() as endpoint:
-        reports = {library: make(series, timers, endpoint) for library, make in CYCLES.items()}
+        reports = {library: make(series, timers, endpoint) for library, make in makers.items()}
         for report in reports.values():
             report()   # warm-up: caches filled, connections open
         for _ in range(runs):
@@ -351,16 +358,19 @@ def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
             out.append(["%s, %d thread%s, CPU us/update" % (op, threads, "s" * (threads > 1))]
                        + [spread(got[op][lib]) for lib in LIBRARIES]
                        + ["%.2fx vs %s (runs %s)" % (ratio, peer, span)])
-    sizes = [(1000, 0), (10000, 0)] if quick else [(1000, 0), (10000, 0), (100000, 0),
-                                                  (10000, 1000)]
-    for counters, timers in sizes:
+    sizes = [(1000, 0, None), (10000, 0, None)] if quick else [
+        (1000, 0, None), (10000, 0, None), (100000, 0, None), (10000, 1000, None),
+        (10000, 1000, "le")]
+    for counters, timers, buckets in sizes:
         # cycles of up to 10k series take well under a second for every library:
         # more runs there steady the medians that the fixed cost is read from
         got_cycle = cycle(counters, timers, runs + 2 if counters + timers <= 10_000
-                          else min(runs, 5))
+                          else min(runs, 5), buckets)
         peer, ratio, span = ratio_cells(got_cycle)
         what = "%dk counters" % (counters // 1000) + (" + %dk timers" % (timers // 1000)
                                                        if timers else "")
+        if buckets:
+            what += " with %r buckets" % buckets
         out.append(["report cycle, %s, CPU us/series" % what]
                    + [spread(got_cycle[lib]) for lib in LIBRARIES]
                    + ["%.1fx vs %s (runs %s)" % (ratio, peer, span)])

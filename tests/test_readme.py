@@ -1,11 +1,15 @@
-"""The README's examples, run as written, so that they cannot rot.
+"""The examples of README.md and of every page of docs/, run as written, so that
+they cannot rot.
 
-Every ```python block runs, in order and in one interpreter, against a local
-VictoriaMetrics that only APPTUIT_API_ENDPOINT and APPTUIT_QUERY_ENDPOINT point
-at. Blocks marked ```python hosted use Apptuit QL, which only the hosted service
-speaks: each runs on its own against the scripted Apptuit server. The
-``apptuit-like send`` and ``query`` lines run through a shell, with the
-README's ports 4242 and 8428 replaced by the test server's free ones.
+Each page's ```python blocks run, in order and in one interpreter, against a local
+VictoriaMetrics of their own that only APPTUIT_API_ENDPOINT and
+APPTUIT_QUERY_ENDPOINT point at. Pages whose examples need more (other receivers,
+a mode in the environment, answers to check) are run by tests of their own in
+tests/test_docs.py with the same ``run_blocks``; a test checks that every page with
+a block is run somewhere. Blocks marked ```python hosted use Apptuit QL, which only
+the hosted service speaks: each runs on its own against the scripted Apptuit
+server. The ``apptuit-like send`` and ``query`` lines run through a shell, with the
+docs' ports 4242 and 8428 replaced by the test server's free ones.
 """
 import json
 import os
@@ -19,17 +23,34 @@ import time
 import pytest
 
 from apptuit_like.testing import free_port
+from conftest import start_own_vm
 from servers import VM_MISSING, Reply
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PAGES = [README] + sorted((ROOT / "docs").glob("*.md"))
 BLOCK = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```", re.S | re.M)
+# pages run by tests/test_docs.py: they need Prometheus and InfluxDB, or a bucket
+# mode in the environment, or check the answers of their PromQL
+RUN_ELSEWHERE = {"backends.md", "integrations.md", "distributions.md"}
+# series each page's blocks must leave in VictoriaMetrics
+STORED = {"README.md": {"order_count_count", "checkout_count"},
+          "client.md": {"proc_cpu_percent", "queue_depth"},   # the client's own points
+          "reporter.md": {"apptuit_reporter_send_total_count", "logins_count",
+                          "python_process_cpu_percent"},
+          "testing.md": set(), "multiprocess.md": set()}
 
 
-def blocks(language, marker=""):
-    """(line, code) of each block of ``language`` whose info string is ``marker``."""
-    text = README.read_text()
+def blocks(language, marker="", page=None):
+    """(line, code) of each block of ``language`` whose info string is ``marker``, in
+    ``page`` (default: README.md)."""
+    text = (page or README).read_text()
     return [(text[:m.start()].count("\n") + 1, m.group(3)) for m in BLOCK.finditer(text)
             if m.group(1) == language and m.group(2).strip() == marker]
+
+
+def every_page_text():
+    return {page.name: page.read_text() for page in PAGES}
 
 
 def environment(vm, **extra):
@@ -47,23 +68,34 @@ def run_python(code, env, cwd):
     return done
 
 
-def test_the_readme_has_the_blocks_this_test_expects():
-    assert len(blocks("python")) >= 15
-    assert len(blocks("python", "hosted")) == 1
-    assert len(cli_lines()) >= 3
+def run_blocks(page, env, cwd, transform=lambda code: code):
+    """Run the page's ```python blocks in order in one interpreter; a failure names
+    the page and line it came from."""
+    found = blocks("python", page=page)
+    script = "\n".join("__doc_line__ = %d\n%s" % (line, transform(code)) for line, code in found)
+    wrapper = ("import sys, traceback\ntry:\n    exec(compile(%r, %r, 'exec'), {})\n"
+               "except BaseException:\n    traceback.print_exc()\n    sys.exit(1)\n"
+               % (script, page.name))
+    return run_python(wrapper, env, cwd)
 
 
-def test_every_python_block_runs_in_order_against_victoria_metrics(vm, tmp_path):
-    found = blocks("python")
-    # each block is marked, so a failure names the README line it came from
-    script = "\n".join("__readme_line__ = %d\n%s" % (line, code) for line, code in found)
-    wrapper = ("import sys, traceback\ntry:\n    exec(compile(%r, 'README.md', 'exec'), {})\n"
-               "except BaseException:\n    traceback.print_exc()\n    sys.exit(1)\n" % script)
-    done = run_python(wrapper, environment(vm), tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    stored = vm.series('{__name__=~"proc_cpu_percent|queue_depth|apptuit_reporter_.*"}')
-    names = {name for name, _ in stored}   # the client's points and the reporter's own
-    assert {"proc_cpu_percent", "queue_depth", "apptuit_reporter_send_total_count"} <= names
+def test_every_page_with_examples_is_run():
+    with_blocks = {page.name for page in PAGES if blocks("python", page=page)}
+    assert with_blocks == set(STORED) | RUN_ELSEWHERE
+    assert len(blocks("python")) == 2   # the quick start and the migration line
+
+
+@pytest.mark.parametrize("name", sorted(STORED))
+def test_every_python_block_of_a_page_runs_in_order_against_victoria_metrics(name, tmp_path):
+    page = next(p for p in PAGES if p.name == name)
+    vm = start_own_vm()
+    try:
+        done = run_blocks(page, environment(vm), tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        names = {series for series, _ in vm.series('{__name__=~".+"}')}
+        assert STORED[name] <= names, names
+    finally:
+        vm.stop()
 
 
 def test_hosted_only_blocks_run_against_the_scripted_apptuit(vm, fake, tmp_path):
@@ -71,11 +103,15 @@ def test_hosted_only_blocks_run_against_the_scripted_apptuit(vm, fake, tmp_path)
     answer = {"outputs": [{"id": name, "result": [
         {"metric": metric, "tags": {"host": "web-1"}, "dps": [[minute_ago, 0.5]]}]}
         for name, metric in (("cpu", "proc.cpu.percent"), ("load", "node.load.avg"))]}
-    for line, code in blocks("python", "hosted"):
+    hosted = [(page, line, code) for page in PAGES
+              for line, code in blocks("python", "hosted", page)]
+    assert len(hosted) == 1
+    for page, line, code in hosted:
         fake.script(Reply(200, answer))
         env = environment(vm, APPTUIT_API_ENDPOINT=fake.endpoint)
         done = run_python(code, env, tmp_path)
-        assert done.returncode == 0, "README line %d:\n%s" % (line, done.stderr[-3000:])
+        assert done.returncode == 0, "%s line %d:\n%s" % (page.name, line,
+                                                          done.stderr[-3000:])
         assert "proc.cpu.percent" in done.stdout and "0.5" in done.stdout
 
 
@@ -103,9 +139,10 @@ def test_the_readmes_own_victoria_metrics_command_serves_the_demo(tmp_path):
 
 
 def cli_lines():
-    """The shell lines of the README that run the command, continuations joined."""
+    """The shell lines of every page that run the command, continuations joined."""
     lines = []
-    for _, code in blocks("sh"):
+    for _, code in [found for page in PAGES if page.name not in RUN_ELSEWHERE
+                    for found in blocks("sh", page=page)]:
         for line in code.replace("\\\n", " ").splitlines():
             if "apptuit-like send" in line or "apptuit-like query" in line:
                 lines.append(line)
@@ -136,11 +173,14 @@ def test_cli_examples_run_as_written(vm, tmp_path):
                                    "365,000-372,000 points/s", "14.8-15.2x cheaper",
                                    "2.72-2.73x", "1.83-1.94 µs"])
 def test_performance_claims_state_where_they_were_measured(claim):
-    text = README.read_text()
-    at = text.index(claim)
-    window = text[max(0, at - 600):at + 600]
-    assert "2-core" in window or "RESULTS.md" in window
-    assert "three" in window   # a figure is a range three consecutive runs fall in
+    pages = [text for text in every_page_text().values() if claim in text]
+    assert pages, claim
+    for text in pages:
+        at = text.index(claim)
+        # near the figure, or in its section's opening (a table's conditions)
+        window = text[min(max(0, at - 600), text.rfind("\n#", 0, at) + 1):at + 600]
+        assert "2-core" in window or "RESULTS.md" in window
+        assert "three" in window   # a figure is a range three consecutive runs fall in
 
 
 def test_the_http_path_figures_are_the_kept_runs():
@@ -148,7 +188,7 @@ def test_the_http_path_figures_are_the_kept_runs():
     is the range of the medians in the runs kept under benchmarks/results/."""
     kept = json.loads((README.parent / "benchmarks" / "results" /
                        "2026-12-06-small-report-http-path.json").read_text())
-    text = README.read_text()
+    text = "\n".join(every_page_text().values())
     for name, runs in kept["runs"].items():
         medians = [run["median_ms"] for run in runs]
         assert len(medians) == 3
@@ -161,7 +201,40 @@ def test_the_query_figures_are_the_kept_runs():
                        "2026-12-06-query-df.json").read_text())["runs"]
     assert len(kept) == 3
     ours = [run["results"]["apptuit_like"] for run in kept]
-    text = README.read_text()
+    text = "\n".join(every_page_text().values())
     frames = sorted(row["to_df"] for row in ours)
     parses = sorted(row["parse"] for row in ours)
     assert "%.3f-%.3f s / %.2f-%.2f s" % (frames[0], frames[-1], parses[0], parses[-1]) in text
+
+
+def _anchors(text):
+    """GitHub's anchors of a page's headings (outside code blocks)."""
+    out, fence = set(), False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("#"):
+            heading = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", heading).replace(" ", "-"))
+    return out
+
+
+def test_every_link_between_the_pages_resolves():
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue   # an outside address
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                broken.append((page.name, target))
+            elif anchor and anchor not in _anchors(resolved.read_text()):
+                broken.append((page.name, target))
+    assert not broken
+
+
+def test_the_readme_is_a_short_page():
+    assert len(README.read_text().splitlines()) <= 250
+    first_screen = "\n".join(README.read_text().splitlines()[:50])
+    assert "reporter.start()" in first_screen and "victoria-metrics" in first_screen
