@@ -145,9 +145,24 @@ class LocalVictoriaMetrics:
         """Make every point received so far searchable at once (VictoriaMetrics'
         ``/internal/force_flush``). A read-back through ``/api/v1/export`` still
         needs an ``end`` later than the points: its default end is the current
-        whole second, which leaves out a point stamped in milliseconds within it
-        (pass ``end=int(time.time()) + 60``, as this package's tests do)."""
+        whole second, which leaves out a point stamped in milliseconds within it.
+        :meth:`export` passes one."""
         requests.get(self.query_url + "/internal/force_flush", timeout=10).raise_for_status()
+
+    def export(self, selector: str) -> List[Dict[str, Any]]:
+        """Every stored series matching a PromQL selector, after a :meth:`flush`:
+        ``{"metric": {"__name__": ..., labels}, "values": [...], "timestamps":
+        [ms, ...]}`` each, points up to a minute ahead of the clock included.
+
+        >>> with LocalVictoriaMetrics() as vm:   # doctest: +SKIP
+        ...     vm.export('order_count_count{city="BLR"}')[0]["values"]
+        [1.0]
+        """
+        self.flush()
+        params: Dict[str, str] = {"match[]": selector, "end": str(int(time.time()) + 60)}
+        answer = requests.get(self.query_url + "/api/v1/export", timeout=30, params=params)
+        answer.raise_for_status()
+        return [json.loads(line) for line in answer.text.split("\n") if line]
 
     def stop(self) -> None:
         """Terminate the server and remove its data directory if it made it."""

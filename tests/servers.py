@@ -21,15 +21,6 @@ VM_MISSING = INSTALL_HINT + " The README's test command, `bash tests/run.sh`, in
 class VictoriaMetrics(LocalVictoriaMetrics):
     """The package's local VictoriaMetrics plus read-back helpers for assertions."""
 
-    def export(self, selector: str) -> List[dict]:
-        """Every stored series matching a selector: {"metric", "values", "timestamps"}."""
-        self.flush()
-        response = requests.get(self.query_url + "/api/v1/export",
-                                params={"match[]": selector, "end": int(time.time()) + 60},
-                                timeout=30)
-        response.raise_for_status()
-        return [json.loads(line) for line in response.text.split("\n") if line]
-
     def series(self, selector: str, millis: bool = False) -> Dict[tuple, List[tuple]]:
         """{(name, sorted label items): [(timestamp, value), ...]} for a selector,
         timestamps in whole seconds, or as stored (milliseconds) with ``millis``."""

@@ -65,3 +65,18 @@ def test_local_victoria_metrics_starts_stores_and_cleans_up():
         assert '"values":[4]' in exported
         data_dir = vm.data_dir
     assert not os.path.exists(data_dir)
+
+
+def test_export_reads_back_a_fresh_millisecond_point_every_time(vm, uid):
+    """VictoriaMetrics' /api/v1/export ends by default at the current whole second,
+    which hides a point stamped in milliseconds within it; export() must not."""
+    from apptuit_like.pyformance import ApptuitReporter
+    registry = MetricsRegistry()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=vm.put_endpoint,
+                               tags={"test": uid}, disable_host_tag=True)
+    counter = registry.counter(encode_metric(uid, {"city": "BLR"}))
+    for round_ in range(1, 11):
+        counter.inc()
+        reporter.report_now()
+        (series,) = vm.export('%s_count{test="%s"}' % (uid, uid))
+        assert series["values"][-1] == round_
