@@ -152,11 +152,11 @@ class LocalVictoriaMetrics:
     def export(self, selector: str) -> List[Dict[str, Any]]:
         """Every stored series matching a PromQL selector, after a :meth:`flush`:
         ``{"metric": {"__name__": ..., labels}, "values": [...], "timestamps":
-        [ms, ...]}`` each, points up to a minute ahead of the clock included.
+        [ms, ...]}`` each, points up to a minute ahead of the clock included::
 
-        >>> with LocalVictoriaMetrics() as vm:   # doctest: +SKIP
-        ...     vm.export('order_count_count{city="BLR"}')[0]["values"]
-        [1.0]
+            with LocalVictoriaMetrics() as vm:
+                ...   # a reporter sends to vm.put_endpoint
+                vm.export('order_count_count{city="BLR"}')[0]["values"]   # [1.0]
         """
         self.flush()
         params: Dict[str, str] = {"match[]": selector, "end": str(int(time.time()) + 60)}

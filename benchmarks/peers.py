@@ -347,16 +347,19 @@ def ratio_cells(samples: Dict[str, List[float]]) -> Tuple[str, float, str]:
                                                                       max(ratios))
 
 
-def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
-    """Table rows: what, one cell per library, our ratio to the best peer."""
+def rows(quick: bool = False, runs: int = 7, samples: Any = None) -> List[List[str]]:
+    """Table rows: what, one cell per library, our ratio to the best peer; every
+    row's samples by library go into ``samples`` (a dict) by the row's label."""
     calls = 20_000 if quick else 200_000
     out = []
+    kept: Dict[str, Any] = {} if samples is None else samples
     for threads in (1, 4):
         got = hot_path(calls, runs, threads)
         for op in OPERATIONS:
             peer, ratio, span = ratio_cells(got[op])
-            out.append(["%s, %d thread%s, CPU us/update" % (op, threads, "s" * (threads > 1))]
-                       + [spread(got[op][lib]) for lib in LIBRARIES]
+            label = "%s, %d thread%s, CPU us/update" % (op, threads, "s" * (threads > 1))
+            kept[label] = got[op]
+            out.append([label] + [spread(got[op][lib]) for lib in LIBRARIES]
                        + ["%.2fx vs %s (runs %s)" % (ratio, peer, span)])
     sizes = [(1000, 0, None), (10000, 0, None)] if quick else [
         (1000, 0, None), (10000, 0, None), (100000, 0, None), (10000, 1000, None),
@@ -371,15 +374,18 @@ def rows(quick: bool = False, runs: int = 7) -> List[List[str]]:
                                                        if timers else "")
         if buckets:
             what += " with %r buckets" % buckets
+        kept["report cycle, %s, CPU us/series" % what] = got_cycle
         out.append(["report cycle, %s, CPU us/series" % what]
                    + [spread(got_cycle[lib]) for lib in LIBRARIES]
                    + ["%.1fx vs %s (runs %s)" % (ratio, peer, span)])
     counters = 10000 if quick else 100000
     slowed = impact(counters, min(runs, 5))
+    kept["application thread slowed during a %dk-series cycle" % (counters // 1000)] = slowed
     out.append(["application thread slowed during a %dk-series cycle" % (counters // 1000)]
                + ["%.0f%%" % (100 * slowed[lib]) for lib in LIBRARIES]
                + ["lowest" if min(slowed, key=slowed.get) == LIBRARIES[0] else ""])
     grown = memory(counters, 3)
+    kept["peak RSS added by three %dk-series cycles, MB" % (counters // 1000)] = grown
     peer, ratio, span = ratio_cells(grown)
     out.append(["peak RSS added by three %dk-series cycles, MB" % (counters // 1000)]
                + ["%.0f (%.0f-%.0f)" % tuple(x / 1e6 for x in (statistics.median(v), min(v),
@@ -395,13 +401,14 @@ def main(argv: Any = None) -> List[List[str]]:
     parser.add_argument("--json", action="store_true",
                         help="the table to stderr, then its rows as one JSON line to stdout")
     args = parser.parse_args(argv)
-    table = rows(args.quick, 1 if args.quick else 7)
+    samples: Dict[str, Any] = {}
+    table = rows(args.quick, 1 if args.quick else 7, samples)
     out = sys.stderr if args.json else sys.stdout
     print("| what | " + " | ".join(LIBRARIES) + " | ours vs the best peer |", file=out)
     for row in table:
         print("| " + " | ".join(row) + " |", file=out, flush=True)
     if args.json:
-        print(json.dumps(table))
+        print(json.dumps({"rows": table, "samples": samples}))
     return table
 
 

@@ -1,7 +1,9 @@
 """Timing helpers shared by the benchmark rows."""
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, List
+
+_RECORDED: List[Dict[str, list]] = []   # every sample since the last take_recorded()
 
 
 def cpu_seconds(work: Callable[[], object]) -> float:
@@ -18,4 +20,13 @@ def interleaved(samplers: Dict[str, Callable[[], float]], runs: int) -> Dict[str
     for _ in range(runs):
         for name, sample in samplers.items():
             samples[name].append(sample())
+    _RECORDED.append(samples)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def take_recorded() -> List[Dict[str, list]]:
+    """The samples of every ``interleaved`` call since the last take, for a run's
+    JSON; forgets them."""
+    taken = list(_RECORDED)
+    del _RECORDED[:]
+    return taken

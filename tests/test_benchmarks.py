@@ -6,14 +6,14 @@ import subprocess
 
 import pytest
 
-from benchmarks.__main__ import LOCAL_RESULTS, RESULTS, results_path
+from benchmarks import figures
+from benchmarks.__main__ import LOCAL_RESULTS, RESULTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_runs_write_an_untracked_file_unless_asked_to_update_the_committed_one():
-    assert results_path(update=False) == LOCAL_RESULTS
-    assert results_path(update=True) == RESULTS
+def test_runs_write_an_untracked_file_and_the_committed_one_is_generated():
+    assert figures.RESULTS == RESULTS
     ignored = subprocess.run(["git", "check-ignore", "-q", LOCAL_RESULTS], cwd=ROOT)
     assert ignored.returncode == 0, "RESULTS.local.md must not show up in git status"
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", RESULTS], cwd=ROOT,
@@ -39,3 +39,24 @@ def test_the_steady_soak_phase_catches_a_leak_of_one_object_per_cycle():
     assert soak.steady_verdict(clean).startswith("ok"), clean
     assert soak.steady_verdict(leaking).startswith("FAIL"), leaking
     assert 0.9 <= leaking["blocks_per_cycle"] - clean["blocks_per_cycle"] <= 1.5
+
+
+def test_a_figure_changed_by_hand_is_caught(tmp_path, monkeypatch):
+    """--check compares every generated file with what the kept runs give."""
+    assert figures.main(["--check"]) == 0
+    with open(figures.README) as source:
+        readme = source.read()
+    start = readme.index(figures.BEGIN)
+    changed = readme[:start] + readme[start:].replace("x cheaper", "1x cheaper", 1)
+    assert changed != readme
+    copy = tmp_path / "README.md"
+    copy.write_text(changed)
+    monkeypatch.setattr(figures, "README", str(copy))
+    assert figures.main(["--check"]) == 1
+    assert copy.read_text() == changed   # --check writes nothing
+
+
+def test_cells_are_ranged_number_by_number():
+    assert figures.ranged(["0.84 / 1.38 (210 bytes)", "0.90 / 1.38 (212 bytes)"]) == \
+        "0.84-0.90 / 1.38 (210-212 bytes)"
+    assert figures.ranged(["met", "**missed**"]) == "met / **missed**"

@@ -227,3 +227,22 @@ def test_a_value_that_is_not_a_number_raises_at_add_and_costs_nothing_else():
             hist.add(bad)
     hist.add(4)
     assert hist.get_count() == 2 and hist.get_max() == 4 and hist.get_mean() == 3
+
+
+def test_an_idle_timer_is_not_sorted_again_and_a_new_value_is_seen(monkeypatch):
+    from apptuit_like.pyformance import _readers
+    registry = MetricsRegistry()
+    timer = registry.timer("lat")
+    for i in range(1, 101):
+        timer._update(i / 1000)
+    reader = _readers.reader_for("timer", registry, "lat", timer)
+    first = reader(timer)
+    sorts = []
+    real = _readers.sorted_sample
+    monkeypatch.setattr(_readers, "sorted_sample", lambda hist: sorts.append(1) or real(hist))
+    assert reader(timer)[10:] == first[10:] and not sorts   # idle: the same quantiles
+    timer._update(5.0)
+    after = reader(timer)
+    assert len(sorts) == 1 and after[-1] == 5.0 and after[-1] != first[-1]
+    timer.clear()
+    assert reader(timer)[10:] == (0, 0, 0, 0, 0) and len(sorts) == 2

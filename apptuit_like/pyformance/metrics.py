@@ -232,6 +232,8 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
                  clock: Any = time, sample: Any = None) -> None:
         self._pending: List[Tuple[float, float]] = []   # before pyformance's clear()
         self._meter: Optional[Meter] = None   # a timer's meter, marked as values fold
+        # (count, quantiles) of the sample as last read (see _readers.sample_quantiles)
+        self._quantiles: Optional[Tuple[float, Tuple[float, ...]]] = None
         # values counted by bucket key (see _buckets.keys); None where values never fold
         self._buckets: Optional["collections.Counter[int]"] = collections.Counter()
         super().__init__(size=size, alpha=alpha, clock=clock, sample=sample)
@@ -270,6 +272,7 @@ class Histogram(_histogram.Histogram):  # type: ignore[misc]
         """Reset to empty (pyformance's method)."""
         with self.lock:
             self._pending.clear()
+            self._quantiles = None
             if self._buckets is not None:
                 self._buckets = collections.Counter()
         super().clear()
