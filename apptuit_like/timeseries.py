@@ -18,14 +18,14 @@ Tags = Dict[str, Any]
 
 
 _KEYS: Dict[Tuple[Any, ...], str] = {}   # (name, *tag items) -> key, all-string tags only
-_KEYS_LIMIT = 1 << 16
+_KEYS_LIMIT = 1 << 14   # ~390 bytes each at two short tags: 6 MB at most
 _STR = frozenset([str])
 
 
 def encode_metric(metric_name: str, metric_tags: Tags) -> str:
     """One registry key holding a metric name and its tags.
 
-    Keys of string tags are remembered (up to 65,536, then forgotten at once):
+    Keys of string tags are remembered (up to 16,384, then forgotten at once):
     an application that encodes the same series on every request pays a tuple
     and a dict lookup, not a JSON encoding. Only all-string tags are kept, so
     ``{"n": 1}`` and ``{"n": True}``, equal as tuples, never share a key.

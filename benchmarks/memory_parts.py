@@ -4,6 +4,7 @@ tracemalloc counts the bytes Python allocates (not RSS: no allocator slack, no
 shared libraries), in a fresh process, step by step:
 
 - ``registry``: the 100k keys (encoded names with tags) and drop-in counters;
+- ``encode_metric cache``: the keys ``encode_metric`` remembers (a bounded number);
 - ``reporter``: building an ``ApptuitReporter`` (client, session, meta registry);
 - ``cached renderings``: what the first report leaves behind for the next ones
   (each key's head parts, the views the collector compares cycle to cycle);
@@ -12,9 +13,11 @@ shared libraries), in a fresh process, step by step:
 - ``merge view``: in a process group, what the sender keeps of the merged view of
   two processes' states, on top of its own cached renderings.
 
-Prints one JSON object (bytes per part, and per series); ``--out FILE`` writes it.
+Prints each part, and keeps the run as
+``benchmarks/results/<date-HHMM>-memory-parts.json``, which docs/performance.md's
+table is generated from (``python -m benchmarks.figures``).
 
-    python -m benchmarks.memory_parts [--series 100000] [--out F.json]
+    python -m benchmarks.memory_parts [--series 100000]
 """
 import argparse
 import json
@@ -37,7 +40,11 @@ registry = MetricsRegistry()
 for i in range(series):
     registry.counter(encode_metric("orders_%d" % (i // 1000),
                                    {"city": "c%d" % (i % 50), "shard": str(i % 1000)})).inc(i)
-out["registry"] = now() - base
+held = now() - base
+import apptuit_like.timeseries as timeseries
+timeseries._KEYS.clear()   # what encode_metric remembers for its next calls
+out["encode_metric cache"] = held - (now() - base)
+out["registry"] = held - out["encode_metric cache"]
 base = now()
 options = {"multiprocess_dir": tempfile.mkdtemp()} if group else {}
 reporter = ApptuitReporter(registry=registry, api_endpoint=endpoint, tags={"service": "bench"},
@@ -78,20 +85,15 @@ def measure(series: int) -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100000)
-    parser.add_argument("--out")
     args = parser.parse_args(argv)
-    from benchmarks.runs import environment   # pylint: disable=import-outside-toplevel
-    env = environment()
+    from benchmarks import runs   # pylint: disable=import-outside-toplevel
+    env = runs.environment()
     result = measure(args.series)
-    result["environment"] = env
     for name, size in result["alone"].items():
         print("%-24s %7.1f MB  %6.0f bytes/series" % (name, size / 1e6, size / args.series))
     print("%-24s %7.1f MB  %6.0f bytes/series" % ("merge view (group)", result["merge view"] / 1e6,
                                                  result["merge view"] / args.series))
-    if args.out:
-        with open(args.out, "w") as out:
-            json.dump(result, out, indent=1)
-            out.write("\n")
+    print("kept as", runs.save("memory-parts", result, env))
     return result
 
 

@@ -35,6 +35,7 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from benchmarks.null_sink import NullSink
+from benchmarks.timing import turns
 
 LIBRARIES = ("apptuit_like", "apptuit 2.4.2", "prometheus_client", "OpenTelemetry SDK",
              "wavefront-pyformance")
@@ -158,8 +159,8 @@ def hot_path(calls: int, runs: int, threads: int) -> Dict[str, Dict[str, List[fl
     for op in OPERATIONS:
         for library in LIBRARIES:
             cpu_per_call(ops[library][op], calls // 10, threads)   # warm-up
-        for _ in range(runs):
-            for library in LIBRARIES:
+        for run in range(runs):
+            for library in turns(LIBRARIES, run):
                 out[op][library].append(cpu_per_call(ops[library][op], calls, threads))
     return out
 
@@ -277,8 +278,9 @@ def cycle(counters: int, timers: int, runs: int, buckets: Any = None
         reports = {library: make(series, timers, endpoint) for library, make in makers.items()}
         for report in reports.values():
             report()   # warm-up: caches filled, connections open
-        for _ in range(runs):
-            for library, report in reports.items():
+        for run in range(runs):
+            for library in turns(LIBRARIES, run):
+                report = reports[library]
                 began = time.process_time()
                 report()
                 out[library].append((time.process_time() - began) / (counters + timers))
@@ -323,8 +325,8 @@ def memory(counters: int, runs: int) -> Dict[str, List[float]]:
     each run a fresh process per library, libraries interleaved."""
     out: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
     with NullSink() as endpoint:
-        for _ in range(runs):
-            for library in LIBRARIES:
+        for run in range(runs):
+            for library in turns(LIBRARIES, run):
                 done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, library,
                                        str(counters), endpoint], capture_output=True,
                                       text=True, check=True, timeout=600)
@@ -391,7 +393,7 @@ def rows(quick: bool = False, runs: int = 7, samples: Any = None) -> List[List[s
                + ["%.0f (%.0f-%.0f)" % tuple(x / 1e6 for x in (statistics.median(v), min(v),
                                                                 max(v)))
                   for v in (grown[lib] for lib in LIBRARIES)]
-               + ["%.1fx less than %s (runs %s)" % (ratio, peer, span)])
+               + ["%.2fx less than %s (runs %s)" % (ratio, peer, span)])
     return out
 
 

@@ -1,7 +1,9 @@
 """Timing helpers shared by the benchmark rows."""
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, TypeVar
+
+_T = TypeVar("_T")
 
 _RECORDED: List[Dict[str, list]] = []   # every sample since the last take_recorded()
 
@@ -13,13 +15,24 @@ def cpu_seconds(work: Callable[[], object]) -> float:
     return time.process_time() - started
 
 
+def turns(names: Sequence[_T], run: int) -> List[_T]:
+    """The order ``names`` take their turns in run ``run``: each run starts one further
+    on, so none always follows the same one (and pays for the garbage it left).
+
+    >>> turns("abc", 0), turns("abc", 1), turns("abc", 4)
+    (['a', 'b', 'c'], ['b', 'c', 'a'], ['b', 'c', 'a'])
+    """
+    start = run % len(names) if names else 0
+    return list(names[start:]) + list(names[:start])
+
+
 def interleaved(samplers: Dict[str, Callable[[], float]], runs: int) -> Dict[str, float]:
     """The median figure of each sampler, the samplers taking turns run by run, so a
     change in the machine's load during the measurement hits all of them alike."""
     samples: Dict[str, list] = {name: [] for name in samplers}
-    for _ in range(runs):
-        for name, sample in samplers.items():
-            samples[name].append(sample())
+    for run in range(runs):
+        for name in turns(list(samplers), run):
+            samples[name].append(samplers[name]())
     _RECORDED.append(samples)
     return {name: statistics.median(values) for name, values in samples.items()}
 

@@ -60,3 +60,26 @@ def test_cells_are_ranged_number_by_number():
     assert figures.ranged(["0.84 / 1.38 (210 bytes)", "0.90 / 1.38 (212 bytes)"]) == \
         "0.84-0.90 / 1.38 (210-212 bytes)"
     assert figures.ranged(["met", "**missed**"]) == "met / **missed**"
+
+
+def _run(rows, peer_rows):
+    return {"steps": [{"rows": rows}], "peers": {"rows": peer_rows},
+            "environment": {"cpus": 2}}
+
+
+def test_the_headline_takes_the_cycle_rows_and_no_other():
+    """The cardinality guard's "report cycle, 100k series over 10 metric names" row
+    (1.00x) once passed for a cycle against apptuit-py."""
+    rows = [["report cycle, 10k series (22740 points), CPU us/point", "0.8", "9.5", "0.7",
+             "11.5x cheaper", None],
+            ["report cycle, 100k series (227274 points), CPU us/point", "0.9", "12.1", "0.8",
+             "14.6x cheaper", None],
+            ["report cycle, 100k series over 10 metric names: cap 2,000 / no cap", "1.0",
+             "", "", "1.00x", None]]
+    peer_rows = [["report cycle, 10k counters, CPU us/series"] + ["1"] * 5 + ["10.5x vs x"],
+                 ["report cycle, 100k counters, CPU us/series"] + ["1"] * 5 + ["12.9x vs x"],
+                 ["tagged counter, 1 thread, CPU us/update"] + ["1"] * 5 + ["2.60x vs x"]]
+    line = figures.headline([_run(rows, peer_rows)] * 3)
+    assert "**11.5-14.6x cheaper**" in line, line
+    assert "10.5-12.9x cheaper than the best" in line and "update 2.60x cheaper" in line
+    assert "3 full benchmark runs on a shared 2-core machine" in line

@@ -188,3 +188,24 @@ def test_merged_objects_are_reused_so_the_collector_cache_holds(updates):
 def test_malformed_states_are_refused(state):
     with pytest.raises(ValueError):
         check_state(state)
+
+
+def test_a_merged_counter_costs_its_count_and_little_else():
+    """The sender keeps a view of every merged series: at 100k counters a pyformance
+    Counter per series (lock and __dict__ included, ~185 bytes) was 14 MB of it."""
+    import gc
+    import tracemalloc
+    keys = [encode_metric("orders_%d" % (i // 1000), {"shard": str(i)}) for i in range(20000)]
+    state = dict(snapshot(MetricsRegistry()), counter=dict.fromkeys(keys, 3))
+    live = [("1", 0.0, state), ("2", 0.0, dict(state))]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        view = Merger().merge(live, {})
+        gc.collect()
+        per_key = (tracemalloc.get_traced_memory()[0] - before) / len(keys)
+    finally:
+        tracemalloc.stop()
+    assert rendered(view)[("orders_0_count", (("host", "h"), ("shard", "0")))] == 6
+    assert per_key < 150, per_key

@@ -21,14 +21,12 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from pyformance.meters import Counter
-
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
 from . import _buckets
 from ._adapter import KIND_ATTRS, metrics_of
-from ._readers import (FieldValues, mean_rate, quantiles, read_buckets, sorted_sample,
-                      warn_failed_read)
+from ._readers import (FieldValues, MergedCount, mean_rate, quantiles, read_buckets,
+                       sorted_sample, warn_failed_read)
 
 log = logging.getLogger("apptuit_like")
 
@@ -201,8 +199,9 @@ class Merger:
         view: Dict[str, Any] = getattr(self, KIND_ATTRS[kind])
         if keys != list(view):   # keys came or went: a new view, unchanged ones reused
             known = view
-            view = {key: known.get(key) or (Counter() if kind == "counter" else FieldValues())
-                    for key in keys}   # a plain Counter: the collector's fastest path
+            view = {key: known.get(key) or (MergedCount() if kind == "counter"
+                                            else FieldValues())
+                    for key in keys}
         if kind == "counter":
             for obj, count in zip(view.values(), values.values()):
                 obj.counter = count
