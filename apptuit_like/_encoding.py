@@ -168,6 +168,7 @@ def rebatch(chunks: Iterable[List[str]], batch_size: int,
         batch += chunk
         if max_bytes is not None:
             chars += sum(map(len, chunk))
+        del chunk
         while len(batch) >= batch_size or (max_bytes is not None
                                            and chars + len(batch) + 1 > max_bytes):
             # characters bound the bytes from below: over the cap by them, the cut
@@ -177,6 +178,8 @@ def rebatch(chunks: Iterable[List[str]], batch_size: int,
             if max_bytes is not None:
                 chars -= sum(map(len, head))
             yield head
+            # not held while the next batch is made: a report keeps one batch at a time
+            del head
     while batch:   # the rest, which may still hold more than max_bytes
         cut = _fitting(batch, batch_size, max_bytes)
         yield batch[:cut]

@@ -334,6 +334,7 @@ def deliver_batches(transport: Sender, batches: Iterable[Sequence[str]], timeout
                 settle(post(batch))
             else:
                 pending = pool.submit(post, batch)
+            del batch   # delivered points are freed before the next batch is made
         if pending is not None:
             settle(pending.result())
     return outcomes

@@ -229,7 +229,8 @@ def machine() -> str:
 
 NOTES = """Every row is measured in the same run, side by side; figures are medians of
 several runs (CPU time where it says CPU, wall-clock otherwise), the libraries
-taking turns run by run, on a shared, noisy machine: read the ratios rather than
+taking turns run by run, each sample from a collected heap (`gc.collect()`
+first), on a shared, noisy machine: read the ratios rather than
 the absolute numbers, and expect them to move by 10-20% between runs. The floor is
 pyformance's own `registry.dump_metrics()` on the same registry: reading the
 metrics without rendering or sending anything.

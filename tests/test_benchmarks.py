@@ -78,8 +78,18 @@ def test_the_headline_takes_the_cycle_rows_and_no_other():
              "", "", "1.00x", None]]
     peer_rows = [["report cycle, 10k counters, CPU us/series"] + ["1"] * 5 + ["10.5x vs x"],
                  ["report cycle, 100k counters, CPU us/series"] + ["1"] * 5 + ["12.9x vs x"],
-                 ["tagged counter, 1 thread, CPU us/update"] + ["1"] * 5 + ["2.60x vs x"]]
+                 ["tagged counter, 1 thread, CPU us/update"] + ["1"] * 5 + ["2.60x vs x"],
+                 [figures._HELD + ", MB", "69 (68-70)", "152 (150-153)", "114 (113-114)",
+                  "260 (259-261)", "80 (80-81)", "1.16x less than wavefront-pyformance"]]
     line = figures.headline([_run(rows, peer_rows)] * 3)
     assert "**11.5-14.6x cheaper**" in line, line
     assert "10.5-12.9x cheaper than the best" in line and "update 2.60x cheaper" in line
     assert "3 full benchmark runs on a shared 2-core machine" in line
+    assert "adds 69 MB of peak RSS, the least of the five in every run" in line, line
+
+
+def test_the_memory_claim_says_so_when_a_peer_holds_less():
+    held = [figures._HELD + ", MB", "85 (84-86)", "152 (150-153)", "114 (113-114)",
+            "260 (259-261)", "80 (80-81)", "1.06x more than wavefront-pyformance"]
+    line = figures._memory_claim([_run([], [held])] * 3)
+    assert line.endswith("adds 85 MB of peak RSS, against 80 MB for the best peer"), line

@@ -44,6 +44,7 @@ from pyformance.meters import meter as _meter, timer as _timer
 from pyformance.stats.samples import DEFAULT_ALPHA, DEFAULT_SIZE, ExpDecayingSample
 
 from . import _buckets, decorators
+from ._shared_locks import shared_lock as _shared_lock
 
 __all__ = ["MetricsRegistry", "Counter", "Histogram", "Meter", "Timer"]
 
@@ -82,7 +83,7 @@ class Counter(_counter.Counter):  # type: ignore[misc]  # pyformance has no type
     """
 
     def __init__(self) -> None:  # pylint: disable=super-init-not-called
-        self.lock = threading.Lock()
+        self.lock = _shared_lock()   # one of 64 that all counters share
         self._units = itertools.count()
         # every change but the unit increments, less one for each read's step
         self._rest: float = 0
