@@ -21,8 +21,8 @@ def test_a_counter_costs_no_lock_of_its_own():
         each = (tracemalloc.get_traced_memory()[0] - before) / len(counters)
     finally:
         tracemalloc.stop()
-    # 248 bytes with a Lock each (3.11); the object, its count and a list slot now
-    assert each < 200, each
+    # with a Lock each: 248 bytes on 3.11+, about 305 on 3.9-3.10 (no inline attributes)
+    assert each < (200 if sys.version_info >= (3, 11) else 260), each
     assert len({id(c.lock) for c in counters}) == 64
 
 
