@@ -40,7 +40,6 @@ def otel_meter(endpoint: str) -> Tuple[Any, Any, Any]:
     return provider.get_meter("bench"), reader, provider
 
 
-
 def _names(counters: int) -> List[Tuple[str, Dict[str, str]]]:
     # 1,000 tag sets per metric name: under every library's per-metric limits
     return [("orders_%d" % (i // 1000), {"city": "c%d" % (i % 50), "shard": str(i % 1000)})
@@ -141,6 +140,13 @@ CYCLES = dict(zip(LIBRARIES, (cycle_ours, cycle_apptuit, cycle_prometheus, cycle
                               cycle_wavefront)))
 
 
+def _close(reports: Dict[str, Any]) -> None:
+    """Close the reports that hold something open (OpenTelemetry's provider), before
+    the sink goes."""
+    for report in reports.values():
+        getattr(report, "close", lambda: None)()
+
+
 def cycle(counters: int, timers: int, runs: int, buckets: Any = None
           ) -> Dict[str, List[float]]:
     """{library: [CPU seconds per series of one cycle, one per run]}, interleaved;
@@ -159,8 +165,7 @@ def cycle(counters: int, timers: int, runs: int, buckets: Any = None
                 began = time.process_time()
                 report()
                 out[library].append((time.process_time() - began) / (counters + timers))
-        for report in reports.values():
-            getattr(report, "close", lambda: None)()
+        _close(reports)
     return out
 
 
@@ -171,8 +176,7 @@ def impact(counters: int, runs: int) -> Dict[str, float]:
     with NullSink() as endpoint:
         reports = {library: make(series, 0, endpoint) for library, make in CYCLES.items()}
         got = {library: slowdown(report, runs)["slowdown"] for library, report in reports.items()}
-        for report in reports.values():
-            getattr(report, "close", lambda: None)()
+        _close(reports)
     return got
 
 

@@ -16,7 +16,8 @@ from typing import List
 
 __all__ = ["shared_lock"]
 
-_STRIPES: List[threading.Lock] = [threading.Lock() for _ in range(64)]
+_COUNT = 64   # a power of two: a counter's lock is picked with a mask
+_STRIPES: List[threading.Lock] = [threading.Lock() for _ in range(_COUNT)]
 _next = itertools.count()
 _hooked: List[bool] = []
 
@@ -32,7 +33,7 @@ def shared_lock() -> threading.Lock:
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(before=_hold_all, after_in_parent=_release_all,
                                 after_in_child=_release_all)
-    return _STRIPES[next(_next) & 63]
+    return _STRIPES[next(_next) & (_COUNT - 1)]
 
 
 _held: List[threading.Lock] = []
