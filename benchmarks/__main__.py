@@ -267,15 +267,22 @@ route and status, and an in-progress gauge), since it ships no middleware itself
 The peers table (`python -m benchmarks.peers`, run in a process of its own so that
 what the rows above leave behind does not tilt it) gives medians in microseconds
 with the range over the runs in brackets; the last column is our median ratio to
-the best of the four peers on that row, with the range of the run-by-run ratios.
+the best of the six peers on that row, with the range of the run-by-run ratios.
 Hot-path rows are process CPU per update over 200,000 updates, from one thread or
 four at once; apptuit_like uses its drop-in `apptuit_like.pyformance.MetricsRegistry`.
 Peers as each teaches it: prometheus_client `labels("ber", "dev").inc()`,
 `Histogram.observe`, `Histogram.time()`; the OpenTelemetry SDK (in-memory reader
 for the hot path, OTLP/HTTP for cycles) `add(1, attributes)` and `record`, with
 `perf_counter` around the block for the timer, which it lacks; wavefront-pyformance's
-`TaggedRegistry.counter(name, tags=...)` and pyformance's classes. Cycle registries
-hold 1,000 tag sets per metric name; prometheus_client's cycle is `generate_latest`.
+`TaggedRegistry.counter(name, tags=...)` and pyformance's classes; datadogpy's
+`DogStatsd` with client-side aggregation and packed datagrams, `increment(name,
+tags=[...])`, `histogram`, `timed()`; the statsd package's `StatsClient`, `incr`
+with the tags in the name, `timing`, `timer()`, a UDP datagram per update. The StatsD
+clients send to the null sink's UDP side. Cycle registries hold 1,000 tag sets per
+metric name; prometheus_client's cycle is `generate_latest`, datadogpy's a flush
+of its aggregated counters (counted again before each flush, untimed). n/a: the
+library has no such cycle (statsd aggregates nothing; datadogpy no histograms by
+default, and its flush drains what a slowdown row would send again).
 
 Regenerate with `bash benchmarks/run.sh` (or `python -m benchmarks` in a prepared
 environment); each row also has its own script in `benchmarks/`.

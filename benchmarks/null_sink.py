@@ -1,10 +1,15 @@
-"""A null HTTP sink in its own process: reads each body, answers 204.
+"""A null HTTP sink in its own process: reads each body, answers 204; on the same
+port number it reads and drops UDP datagrams, for the StatsD clients.
 
 Running it in a child process keeps its CPU out of the measured process's
 ``time.process_time()``.
 """
 import multiprocessing
+import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Tuple
+from urllib.parse import urlsplit
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -20,10 +25,31 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def _drain(udp: socket.socket) -> None:
+    while True:
+        udp.recv(65536)
+
+
 def _serve(port_queue):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    while True:   # until the HTTP server's port is free for UDP too
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind(server.server_address)
+            break
+        except OSError:
+            udp.close()
+            server.server_close()
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    threading.Thread(target=_drain, args=(udp,), daemon=True).start()
     port_queue.put(server.server_address[1])
     server.serve_forever()
+
+
+def udp_address(endpoint: str) -> Tuple[str, int]:
+    """(host, port) of the sink's UDP side, from its HTTP endpoint."""
+    parts = urlsplit(endpoint)
+    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
 class NullSink:

@@ -4,12 +4,16 @@ Each library reports the same registry (``_names``: tagged counters, 1,000 tag s
 per metric name, and optionally timers with 20 updates each) to the same null
 HTTP sink in another process: apptuit_like (its drop-in ``MetricsRegistry``),
 apptuit 2.4.2 (pyformance's), prometheus_client (``generate_latest``: it is
-pulled, not pushed), the OpenTelemetry SDK (OTLP/HTTP exporter) and
-wavefront-pyformance (its ``TaggedRegistry`` and direct reporter).
+pulled, not pushed), the OpenTelemetry SDK (OTLP/HTTP exporter),
+wavefront-pyformance (its ``TaggedRegistry`` and direct reporter) and datadogpy
+(``DogStatsd`` aggregating on the client, flushing UDP datagrams to the sink's UDP
+side). The statsd package aggregates nothing, so it has no cycle; nor has
+datadogpy with timers, whose histograms it does not aggregate.
 
 - ``cycle``: CPU per series of one report, libraries taking turns run by run;
 - ``impact``: the share of a 100k-series cycle's wall time an application thread
-  could not run (``benchmarks.app_impact``'s measure);
+  could not run (``benchmarks.app_impact``'s measure; not datadogpy's, whose
+  flush drains what the next would send);
 - ``memory``: in a fresh process per library, the peak RSS that holding the series
   and reporting them three times adds, and the part of it the three reports add.
 """
@@ -20,11 +24,22 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from benchmarks.null_sink import NullSink
+from benchmarks.null_sink import NullSink, udp_address
 from benchmarks.timing import fresh, turns
 
 LIBRARIES = ("apptuit_like", "apptuit 2.4.2", "prometheus_client", "OpenTelemetry SDK",
-             "wavefront-pyformance")
+             "wavefront-pyformance", "datadogpy", "statsd")
+
+
+def dogstatsd(endpoint: str) -> Any:
+    """A ``DogStatsd`` aggregating on the client and packing datagrams, sending to
+    ``endpoint``'s UDP side. ``flush_interval=0``: no flush thread, the caller
+    flushes (with one, datadog's at-fork hook joins a thread sleeping that long)."""
+    from datadog.dogstatsd import DogStatsd
+    host, port = udp_address(endpoint)
+    return DogStatsd(host=host, port=port, disable_aggregation=False,
+                     disable_buffering=False, flush_interval=0, disable_telemetry=True,
+                     constant_tags=["service:bench"])
 
 
 def otel_meter(endpoint: str) -> Tuple[Any, Any, Any]:
@@ -136,8 +151,34 @@ def cycle_wavefront(series: List[Tuple[str, Dict[str, str]]], timers: int, endpo
     return reporter.report_now
 
 
+def cycle_datadog(series: List[Tuple[str, Dict[str, str]]], timers: int, endpoint: str
+                  ) -> Any:
+    """None with timers. Its flush drains the aggregator, so the report carries a
+    ``prepare`` that counts every series again, outside the timed part."""
+    if timers:
+        return None
+    client = dogstatsd(endpoint)
+
+    def prepare() -> None:   # tags as an application passes them: a new list a call
+        for i, (name, tags) in enumerate(series):
+            client.increment(name, i, tags=["city:" + tags["city"], "shard:" + tags["shard"]])
+
+    def report() -> None:
+        client.flush_aggregated_metrics()
+        client.flush()
+    report.prepare = prepare  # type: ignore[attr-defined]
+    report.close = client.close_socket  # type: ignore[attr-defined]
+    prepare()
+    return report
+
+
 CYCLES = dict(zip(LIBRARIES, (cycle_ours, cycle_apptuit, cycle_prometheus, cycle_otel,
-                              cycle_wavefront)))
+                              cycle_wavefront, cycle_datadog)))
+
+
+def _prepare(report: Any) -> None:
+    """Refill what a draining report (datadogpy's) sent last time."""
+    getattr(report, "prepare", lambda: None)()
 
 
 def _close(reports: Dict[str, Any]) -> None:
@@ -155,12 +196,14 @@ def cycle(counters: int, timers: int, runs: int, buckets: Any = None
     out: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
     makers = dict(CYCLES, **{LIBRARIES[0]: functools.partial(cycle_ours, buckets=buckets)})
     with NullSink() as endpoint:
-        reports = {library: make(series, timers, endpoint) for library, make in makers.items()}
+        made = {library: make(series, timers, endpoint) for library, make in makers.items()}
+        reports = {library: report for library, report in made.items() if report is not None}
         for report in reports.values():
             report()   # warm-up: caches filled, connections open
         for run in range(runs):
-            for library in turns(LIBRARIES, run):
+            for library in turns(list(reports), run):
                 report = reports[library]
+                _prepare(report)
                 fresh()
                 began = time.process_time()
                 report()
@@ -170,12 +213,14 @@ def cycle(counters: int, timers: int, runs: int, buckets: Any = None
 
 
 def impact(counters: int, runs: int) -> Dict[str, float]:
-    """{library: share of a cycle's wall time an application thread could not run}."""
+    """{library: share of a cycle's wall time an application thread could not run},
+    for the libraries whose every report sends the whole registry."""
     from benchmarks.app_impact import slowdown
     series = _names(counters)
     with NullSink() as endpoint:
         reports = {library: make(series, 0, endpoint) for library, make in CYCLES.items()}
-        got = {library: slowdown(report, runs)["slowdown"] for library, report in reports.items()}
+        got = {library: slowdown(report, runs)["slowdown"] for library, report in reports.items()
+               if not hasattr(report, "prepare")}
         _close(reports)
     return got
 
@@ -196,7 +241,9 @@ gc.collect()
 held = kib("VmRSS:")
 with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")   # the peak (VmHWM) starts again from the RSS of now
-for _ in range(3):
+for turn in range(3):
+    if turn:
+        peer_cycles._prepare(report)
     report()
 peak = kib("VmHWM:")
 # at least a page each: ratios stay finite
@@ -208,12 +255,13 @@ getattr(report, "close", lambda: None)()
 def memory(counters: int, runs: int) -> Tuple[Dict[str, List[float]], Dict[str, List[float]]]:
     """({library: [bytes the peak RSS grows by, holding the series and reporting them
     three times]}, {library: [bytes of that the three reports add]}), one sample per
-    run, each a fresh process per library, libraries taking turns."""
+    run, each a fresh process per library, libraries taking turns (those with a
+    cycle)."""
     total: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
     cycles: Dict[str, List[float]] = {library: [] for library in LIBRARIES}
     with NullSink() as endpoint:
         for run in range(runs):
-            for library in turns(LIBRARIES, run):
+            for library in turns(list(CYCLES), run):
                 done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, library,
                                        str(counters), endpoint], capture_output=True,
                                       text=True, check=True, timeout=600)

@@ -1,16 +1,20 @@
 """The application's cost and the report cycle, side by side with the peers.
 
-Five libraries, the same workload each, taking turns run by run:
+Seven libraries, the same workload each, taking turns run by run:
 apptuit_like (its drop-in ``MetricsRegistry``), apptuit 2.4.2 (pyformance's),
-prometheus_client, the OpenTelemetry SDK (OTLP/HTTP exporter) and
-wavefront-pyformance (its ``TaggedRegistry`` and direct reporter). Reporters
-send to the same null HTTP sink in another process.
+prometheus_client, the OpenTelemetry SDK (OTLP/HTTP exporter),
+wavefront-pyformance (its ``TaggedRegistry`` and direct reporter), datadogpy
+(``DogStatsd`` with client-side aggregation) and the statsd package (a datagram per
+update, tags in the metric name, as it has none). Reporters send to the same null
+sink in another process, over HTTP or UDP.
 
 Hot path: CPU per update, from one thread and from four at once:
 - a counter looked up by name and tags on every call, as each library teaches it
   (``registry.counter(encode_metric(name, tags)).inc()``, ``.labels(...).inc()``,
-  ``.add(1, attributes)``, ``registry.counter(name, tags=...).inc()``);
-- a counter bound once (OpenTelemetry has no bound instruments: ``add(1)``);
+  ``.add(1, attributes)``, ``registry.counter(name, tags=...).inc()``,
+  ``increment(name, tags=[...])``, ``incr("name.tag.tag")``);
+- a counter bound once (OpenTelemetry and the StatsD clients have no bound
+  instruments: ``add(1)``, ``increment(name)``, ``incr(name)``);
 - a histogram recording a value; a timer timing an empty block (OpenTelemetry
   has no timer: ``perf_counter`` around the block and ``record``).
 
@@ -31,7 +35,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from benchmarks.peer_cycles import LIBRARIES, cycle, impact, memory
+from benchmarks.null_sink import NullSink, udp_address
+from benchmarks.peer_cycles import LIBRARIES, cycle, dogstatsd, impact, memory
 from benchmarks.timing import fresh, turns
 
 __all__ = ["LIBRARIES", "OPERATIONS", "hot_path", "rows", "main"]
@@ -39,14 +44,15 @@ __all__ = ["LIBRARIES", "OPERATIONS", "hot_path", "rows", "main"]
 OPERATIONS = ("tagged counter", "bound counter", "histogram record", "timer block")
 
 
-def _timed(timer: Any) -> Callable[[], None]:
+def _timed(context: Callable[[], Any]) -> Callable[[], None]:
+    """An empty block timed by a new ``context()`` on each call."""
     def block() -> None:
-        with timer.time():
+        with context():
             pass
     return block
 
 
-def ours_ops() -> Dict[str, Callable[[], Any]]:
+def ours_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
     from apptuit_like.pyformance import MetricsRegistry
     from apptuit_like.timeseries import encode_metric
     registry = MetricsRegistry()
@@ -55,10 +61,10 @@ def ours_ops() -> Dict[str, Callable[[], Any]]:
                 "city": "ber", "env": "dev"})).inc(),
             "bound counter": registry.counter("bound").inc,
             "histogram record": lambda: hist.add(0.25),
-            "timer block": _timed(registry.timer("t"))}
+            "timer block": _timed(registry.timer("t").time)}
 
 
-def apptuit_ops() -> Dict[str, Callable[[], Any]]:
+def apptuit_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
     from apptuit import TimeSeriesName
     from pyformance import MetricsRegistry
     registry = MetricsRegistry()
@@ -68,10 +74,10 @@ def apptuit_ops() -> Dict[str, Callable[[], Any]]:
                 "city": "ber", "env": "dev"})).inc(),
             "bound counter": registry.counter("bound").inc,
             "histogram record": lambda: hist.add(0.25),
-            "timer block": _timed(registry.timer("t"))}
+            "timer block": _timed(registry.timer("t").time)}
 
 
-def prometheus_ops() -> Dict[str, Callable[[], Any]]:
+def prometheus_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
     import prometheus_client as prom
     registry = prom.CollectorRegistry()
     tagged = prom.Counter("orders", "orders", ["city", "env"], registry=registry)
@@ -79,10 +85,10 @@ def prometheus_ops() -> Dict[str, Callable[[], Any]]:
     return {"tagged counter": lambda: tagged.labels("ber", "dev").inc(),
             "bound counter": prom.Counter("bound", "b", registry=registry).inc,
             "histogram record": lambda: hist.observe(0.25),
-            "timer block": _timed(prom.Histogram("t", "t", registry=registry))}
+            "timer block": _timed(prom.Histogram("t", "t", registry=registry).time)}
 
 
-def otel_ops() -> Dict[str, Callable[[], Any]]:
+def otel_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     meter = MeterProvider(metric_readers=[InMemoryMetricReader()],
@@ -100,7 +106,7 @@ def otel_ops() -> Dict[str, Callable[[], Any]]:
             "timer block": block}
 
 
-def wavefront_ops() -> Dict[str, Callable[[], Any]]:
+def wavefront_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
     from wavefront_pyformance.tagged_registry import TaggedRegistry
     registry = TaggedRegistry()
     hist = registry.histogram("h")
@@ -108,11 +114,30 @@ def wavefront_ops() -> Dict[str, Callable[[], Any]]:
                 "city": "ber", "env": "dev"}).inc(),
             "bound counter": registry.counter("bound").inc,
             "histogram record": lambda: hist.add(0.25),
-            "timer block": _timed(registry.timer("t"))}
+            "timer block": _timed(registry.timer("t").time)}
+
+
+def datadog_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
+    client = dogstatsd(endpoint)   # histograms and timings go out as buffered datagrams
+    return {"tagged counter": lambda: client.increment("orders", tags=["city:ber",
+                                                                       "env:dev"]),
+            "bound counter": lambda: client.increment("bound"),
+            "histogram record": lambda: client.histogram("h", 0.25),
+            "timer block": _timed(lambda: client.timed("t"))}
+
+
+def statsd_ops(endpoint: str) -> Dict[str, Callable[[], Any]]:
+    from statsd import StatsClient
+    client = StatsClient(*udp_address(endpoint))
+    city, env = "ber", "dev"
+    return {"tagged counter": lambda: client.incr("orders.%s.%s" % (city, env)),
+            "bound counter": lambda: client.incr("bound"),
+            "histogram record": lambda: client.timing("h", 0.25),
+            "timer block": _timed(lambda: client.timer("t"))}
 
 
 BUILDERS = dict(zip(LIBRARIES, (ours_ops, apptuit_ops, prometheus_ops, otel_ops,
-                                wavefront_ops)))
+                                wavefront_ops, datadog_ops, statsd_ops)))
 
 
 def cpu_per_call(op: Callable[[], Any], calls: int, threads: int) -> float:
@@ -137,34 +162,40 @@ def cpu_per_call(op: Callable[[], Any], calls: int, threads: int) -> float:
 
 def hot_path(calls: int, runs: int, threads: int) -> Dict[str, Dict[str, List[float]]]:
     """{operation: {library: [seconds per call, one per run]}}, libraries interleaved."""
-    ops = {library: build() for library, build in BUILDERS.items()}
     out: Dict[str, Dict[str, List[float]]] = {op: {lib: [] for lib in LIBRARIES}
                                               for op in OPERATIONS}
-    for op in OPERATIONS:
-        for library in LIBRARIES:
-            cpu_per_call(ops[library][op], calls // 10, threads)   # warm-up
-        for run in range(runs):
-            for library in turns(LIBRARIES, run):
-                out[op][library].append(cpu_per_call(ops[library][op], calls, threads))
+    with NullSink() as endpoint:
+        ops = {library: build(endpoint) for library, build in BUILDERS.items()}
+        for op in OPERATIONS:
+            for library in LIBRARIES:
+                cpu_per_call(ops[library][op], calls // 10, threads)   # warm-up
+            for run in range(runs):
+                for library in turns(LIBRARIES, run):
+                    out[op][library].append(cpu_per_call(ops[library][op], calls, threads))
     return out
 
 
 def spread(values: List[float]) -> str:
-    """Median with the run-to-run range, in microseconds."""
+    """Median with the run-to-run range, in microseconds ("n/a": not measured)."""
+    if not values:
+        return "n/a"
     return "%.2f (%.2f-%.2f)" % (statistics.median(values) * 1e6, min(values) * 1e6,
                                  max(values) * 1e6)
 
 
 def ratio_cells(samples: Dict[str, List[float]]) -> Tuple[str, float, str]:
-    """(best peer, our median ratio to it, the ratio's range over runs)."""
-    medians = {lib: statistics.median(v) for lib, v in samples.items()}
-    peer = min((lib for lib in LIBRARIES[1:]), key=medians.get)
+    """(best peer, our median ratio to it, the ratio's range over runs), among the
+    peers measured."""
+    medians = {lib: statistics.median(v) for lib, v in samples.items() if v}
+    peer = min((lib for lib in LIBRARIES[1:] if lib in medians), key=medians.__getitem__)
     ratios = [p / o for p, o in zip(samples[peer], samples[LIBRARIES[0]])]
     return peer, medians[peer] / medians[LIBRARIES[0]], "%.2f-%.2f" % (min(ratios),
                                                                       max(ratios))
 
 
 def _megabytes(values: List[float]) -> str:
+    if not values:
+        return "n/a"
     return "%.0f (%.0f-%.0f)" % tuple(x / 1e6 for x in (statistics.median(values),
                                                        min(values), max(values)))
 
@@ -224,7 +255,8 @@ def rows(quick: bool = False, runs: int = 7, samples: Any = None) -> List[List[s
     slowed = impact(counters, min(runs, 5))
     kept["application thread slowed during a %dk-series cycle" % (counters // 1000)] = slowed
     out.append(["application thread slowed during a %dk-series cycle" % (counters // 1000)]
-               + ["%.0f%%" % (100 * slowed[lib]) for lib in LIBRARIES]
+               + ["%.0f%%" % (100 * slowed[lib]) if lib in slowed else "n/a"
+                  for lib in LIBRARIES]
                + ["lowest" if min(slowed, key=slowed.get) == LIBRARIES[0] else ""])
     out += _memory_rows(counters, kept)
     return out

@@ -2,7 +2,8 @@
 # The benchmark command, as given in README.md: set-up as for the tests
 # (tests/setup.sh installs apptuit 2.4.2 and victoria-metrics), plus the peers
 # measured beside us (the bench extra: prometheus_client, the OpenTelemetry SDK
-# and its OTLP/HTTP exporter, wavefront-pyformance), then the tables, also written
+# and its OTLP/HTTP exporter, wavefront-pyformance, datadog, statsd), then the
+# tables, also written
 # to the untracked benchmarks/RESULTS.local.md (--update: to the committed
 # benchmarks/RESULTS.md). Extra arguments go to the script.
 set -euo pipefail

@@ -76,20 +76,27 @@ def test_the_headline_takes_the_cycle_rows_and_no_other():
              "14.6x cheaper", None],
             ["report cycle, 100k series over 10 metric names: cap 2,000 / no cap", "1.0",
              "", "", "1.00x", None]]
-    peer_rows = [["report cycle, 10k counters, CPU us/series"] + ["1"] * 5 + ["10.5x vs x"],
-                 ["report cycle, 100k counters, CPU us/series"] + ["1"] * 5 + ["12.9x vs x"],
-                 ["tagged counter, 1 thread, CPU us/update"] + ["1"] * 5 + ["2.60x vs x"],
+    peer_rows = [["report cycle, 10k counters, CPU us/series"] + ["1"] * 6 + ["n/a",
+                                                                             "10.5x vs x"],
+                 ["report cycle, 100k counters, CPU us/series"] + ["1"] * 6 + ["n/a",
+                                                                              "12.9x vs x"],
+                 ["tagged counter, 1 thread, CPU us/update"] + ["1"] * 7 + ["2.60x vs x"],
                  [figures._HELD + ", MB", "69 (68-70)", "152 (150-153)", "114 (113-114)",
-                  "260 (259-261)", "80 (80-81)", "1.16x less than wavefront-pyformance"]]
+                  "260 (259-261)", "80 (80-81)", "70 (70-71)", "n/a",
+                  "1.01x less than datadogpy"]]
     line = figures.headline([_run(rows, peer_rows)] * 3)
     assert "**11.5-14.6x cheaper**" in line, line
     assert "10.5-12.9x cheaper than the best" in line and "update 2.60x cheaper" in line
     assert "3 full benchmark runs on a shared 2-core machine" in line
-    assert "adds 69 MB of peak RSS, the least of the five in every run" in line, line
+    # the peers with a cycle figure are named, statsd (n/a) is not
+    assert ("export, wavefront-pyformance's report and datadogpy's aggregated flush;"
+            in line), line
+    assert "adds 69 MB of peak RSS, the least of the 6 libraries measured in every run" \
+        in line, line
 
 
 def test_the_memory_claim_says_so_when_a_peer_holds_less():
     held = [figures._HELD + ", MB", "85 (84-86)", "152 (150-153)", "114 (113-114)",
-            "260 (259-261)", "80 (80-81)", "1.06x more than wavefront-pyformance"]
+            "260 (259-261)", "80 (80-81)", "n/a", "n/a", "1.06x more than wavefront-pyformance"]
     line = figures._memory_claim([_run([], [held])] * 3)
     assert line.endswith("adds 85 MB of peak RSS, against 80 MB for the best peer"), line

@@ -1,12 +1,17 @@
 """Batching by points and by bytes, and the byte cap against a real VictoriaMetrics."""
+import gzip
+import json
 import random
 import time
+import zlib
 
 import pytest
 import requests
+from hypothesis import given, strategies as st
 
 from apptuit_like import Apptuit, ApptuitSendException, DataPoint
-from apptuit_like._encoding import json_body, rebatch
+from apptuit_like._encoding import encode_body, format_value, json_body, number_texts, \
+    rebatch
 from apptuit_like.testing import LocalVictoriaMetrics
 
 
@@ -48,6 +53,24 @@ def test_a_body_of_exactly_the_cap_goes_whole_and_one_byte_less_cuts_it(points):
 def test_a_point_larger_than_the_cap_goes_alone():
     big = '"%s"' % ("x" * 100)
     assert list(rebatch([["1", big, "2"]], 10, max_bytes=20)) == [["1"], [big], ["2"]]
+
+
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                          st.integers(-2 ** 70, 2 ** 70)), max_size=40))
+def test_number_texts_read_back_as_the_same_numbers(values):
+    texts = number_texts(values)
+    back = [json.loads(text) for text in texts]
+    # the same doubles and ints, each of its own type (a float stays a float)
+    assert [(type(v), v) for v in back] == [(type(v), v) for v in values]
+    assert texts == [format_value(v) for v in values]   # one spelling whichever path
+
+
+@pytest.mark.parametrize("method, decode", [("gzip", gzip.decompress),
+                                            ("deflate", zlib.decompress)])
+@pytest.mark.parametrize("count", [0, 1, 2047, 2048, 5000])
+def test_compressed_bodies_decode_to_the_json_array(method, decode, count):
+    points = random_points(random.Random(count), count)   # several slices, non-ASCII too
+    assert decode(encode_body(points, method)) == json_body(points)
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,10 @@ for InfluxDB) or ``/api/v2/write`` (InfluxDB 2, with ``org`` and ``bucket``).
 >>> out
 ['lat,a\\\\ b=c\\\\,d count=2,max=0.5 1700000000000\\n', 'lat,a\\\\ b=c\\\\,d count=1 1700000000000\\n']
 """
-import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
-from .._encoding import format_value
+from .._encoding import compressor, format_value
 from ..errors import ApptuitValueError
 from . import SKIP, Wire
 
@@ -116,5 +115,6 @@ class InfluxWire(Wire):
         data = "".join(units).encode("utf-8")
         if compression is None:
             return data
-        compressor = zlib.compressobj(1, zlib.DEFLATED, 31)   # gzip, as encode_body
-        return compressor.compress(data) + compressor.flush()
+        stream = compressor(compression)
+        stream.compress(data)
+        return bytes(stream.finish())

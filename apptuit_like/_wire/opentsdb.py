@@ -17,8 +17,8 @@ client's direct sends use too.
 from itertools import repeat
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .._encoding import encode_body, format_value, name_part, tags_json, tags_part, \
-    timestamp_tail
+from .._encoding import encode_body, format_value, name_part, number_texts, tags_json, \
+    tags_part, timestamp_tail
 from . import SKIP, Wire
 
 _PLAIN = frozenset([int, float])
@@ -50,7 +50,7 @@ class OpenTSDBWire(Wire):
             total = sum(values)
             if total - total == 0:   # every value finite: render them all at C speed
                 out.extend(map("".join, zip(names, keys,  # type: ignore[arg-type]
-                                            map(repr, values), repeat(tail))))
+                                            number_texts(values), repeat(tail))))
                 return 0
         invalid = 0
         append = out.append
