@@ -99,4 +99,5 @@ def test_the_memory_claim_says_so_when_a_peer_holds_less():
     held = [figures._HELD + ", MB", "85 (84-86)", "152 (150-153)", "114 (113-114)",
             "260 (259-261)", "80 (80-81)", "n/a", "n/a", "1.06x more than wavefront-pyformance"]
     line = figures._memory_claim([_run([], [held])] * 3)
-    assert line.endswith("adds 85 MB of peak RSS, against 80 MB for the best peer"), line
+    assert line.endswith("adds 85 MB of peak RSS, against 80 MB for the best peer "
+                         "(wavefront-pyformance)"), line
