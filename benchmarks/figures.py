@@ -150,10 +150,17 @@ def _measured(runs: List[Dict[str, Any]], prefixes: Tuple[str, ...],
               among: Dict[str, str]) -> List[str]:
     """``among``'s phrases for the libraries with a figure in every row of the runs
     whose label starts with one of ``prefixes``."""
+    rows = [_figures(row) for run in runs for row in _peer_rows(run)
+            if row[0].startswith(prefixes)]
+    return [phrase for library, phrase in among.items() if all(library in row for row in rows)]
+
+
+def _figures(row: List[str]) -> Dict[str, float]:
+    """{library: the first number of its cell} of a peers' row, for the libraries
+    measured there (not "n/a")."""
     from benchmarks.peers import LIBRARIES   # pylint: disable=import-outside-toplevel
-    rows = [row for run in runs for row in _peer_rows(run) if row[0].startswith(prefixes)]
-    return [phrase for library, phrase in among.items()
-            if all(_NUMBER.match(row[1 + LIBRARIES.index(library)]) for row in rows)]
+    return {library: float(_NUMBER.findall(cell)[0])
+            for library, cell in zip(LIBRARIES, row[1:-1]) if _NUMBER.match(cell)}
 
 
 def _listed(phrases: List[str]) -> str:
@@ -168,13 +175,10 @@ _HELD = "peak RSS added by 100k series held and reported three times"
 
 def _memory_claim(runs: List[Dict[str, Any]]) -> str:
     """Our memory at 100k series against the best peer's, run by run (medians)."""
-    from benchmarks.peers import LIBRARIES   # pylint: disable=import-outside-toplevel
     ours, best, leaders = [], [], set()
     for run in runs:
-        row = next(row for row in _peer_rows(run) if row[0].startswith(_HELD))
-        medians = {library: float(_NUMBER.findall(cell)[0])
-                   for library, cell in zip(LIBRARIES, row[1:-1]) if _NUMBER.match(cell)}
-        ours.append(medians.pop(LIBRARIES[0]))
+        medians = _figures(next(row for row in _peer_rows(run) if row[0].startswith(_HELD)))
+        ours.append(medians.pop("apptuit_like"))
         leader = min(medians, key=medians.__getitem__)
         best.append(medians[leader])
         leaders.add(leader)
