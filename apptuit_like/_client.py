@@ -104,8 +104,8 @@ class Apptuit:
             log.warning("TLS certificate verification is off for %s (verify=False): "
                         "anyone on the path can read the token and the data", self.endpoint)
         self._json = self.wire.name == "opentsdb"
-        self.transport = Transport(self.put_apiurl, token,
-                                   self.wire.check_compression(compression), verify, self.wire)
+        self.compression = self.wire.check_compression(compression)
+        self.transport = Transport(self.put_apiurl, token, self.compression, verify, self.wire)
 
     def __repr__(self) -> str:
         return "Apptuit(api_endpoint=%r, token=%s)" % (

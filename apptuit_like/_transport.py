@@ -25,6 +25,7 @@ import requests
 from .version import __version__
 from .errors import (ApptuitAuthError, ApptuitConnectionError, ApptuitSendException,
                      ApptuitTimeout, _with_cause)
+from ._packed import packed_body
 from ._hints import answer_hint, connection_failure, counted, tls_failure, wrong_port_hint
 from ._retry import RetryPolicy, parse_retry_after
 from ._wire import Wire, get_wire
@@ -202,7 +203,9 @@ class Transport:
     def _post_with_retries(self, points: Sequence[str], timeout: float, retry: RetryPolicy,
                            deadline: Optional[float], sleep: Callable[[float], object]
                            ) -> Outcome:
-        body = self.wire.body(points, self.compression)
+        body = packed_body(points, self.wire.frame, self.compression)
+        if body is None:
+            body = self.wire.body(points, self.compression)
         return self._retrying(lambda limit: self._post_once(body, points, limit),
                               counted(len(points), "point"), timeout, retry, deadline, sleep)
 

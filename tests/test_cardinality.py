@@ -216,3 +216,22 @@ def test_a_kind_emptied_then_filled_again_is_read_afresh():
     assert [p for p in points if p[0] == "c_count"] == [("c_count", "-", 5), ("c_count", "1", 7)]
     assert ("h_count", "4", 1) in points
     assert collector.guard.folded == {("counter", "c"): 1}
+
+
+def test_a_metric_under_the_cap_holds_no_set_and_one_crossing_it_keeps_what_it_sent():
+    """Keys of a metric under the cap are all sent and the guard keeps no set of
+    them (at 100k series, 3 MB); past the cap, the keys sent before stay the sent
+    ones even when the registry now lists new keys first."""
+    from apptuit_like.pyformance._cardinality import Guard
+    guard = Guard(4)
+    old = ['m{"k": "%d"}' % i for i in range(3)]
+    assert guard.split("counter", old, [0, 1, 2]) == (old, [0, 1, 2], {})
+    assert guard._admitted == {}
+    assert guard.shared() == {"m": sorted(old)}   # a process group still learns the choice
+    new = ['m{"k": "n%d"}' % i for i in range(2)]
+    keys = new + old
+    kept, metrics, folded = guard.split("counter", keys, [10, 11, 0, 1, 2])
+    assert kept == [new[0]] + old and metrics == [10, 0, 1, 2]
+    assert folded == {"m": ([new[1]], [11])}
+    assert guard.split("counter", list(keys), [10, 11, 0, 1, 2])[2] == folded   # stable
+    assert guard.shared() == {"m": sorted([new[0]] + old)}

@@ -28,6 +28,9 @@ class Wire(abc.ABC):
 
     ``millis``: the wire's stamps are always milliseconds (the reporter then
     stamps in ms whatever the endpoint). ``compressions``: what ``body`` takes.
+    ``frame``: (prefix, separator, suffix) when a body is text units joined so,
+    which lets a report pack its batches as they are rendered (``packed.py``);
+    None when a body is built otherwise.
     """
 
     name = ""
@@ -35,6 +38,7 @@ class Wire(abc.ABC):
     millis = True
     compressions: Tuple[Optional[str], ...] = ("gzip", None)
     extra_headers: Dict[str, str] = {}
+    frame: Optional[Tuple[str, str, str]] = None
 
     @abc.abstractmethod
     def url(self, endpoint: str) -> str:

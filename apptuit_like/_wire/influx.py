@@ -51,6 +51,7 @@ def _no_newline(text: str, what: str) -> str:
 class InfluxWire(Wire):
     name = "influx"
     content_type = "text/plain; charset=utf-8"
+    frame = ("", "", "")   # the body is the lines, each ending in a newline
 
     def __init__(self, database: Optional[str] = None, org: Optional[str] = None,
                  bucket: Optional[str] = None) -> None:

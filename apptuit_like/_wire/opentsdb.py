@@ -29,6 +29,7 @@ class OpenTSDBWire(Wire):
     content_type = "application/json"
     millis = False   # seconds or milliseconds, by the endpoint's timestamp_precision
     compressions = ("gzip", "deflate", None)
+    frame = ("[", ",", "]")   # the body is a JSON array of the points
 
     def url(self, endpoint: str) -> str:
         return endpoint + "/api/put?details"

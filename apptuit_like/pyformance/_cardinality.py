@@ -16,6 +16,7 @@ registry holds, in the order they were created, stay the ones sent.
 >>> fold(("count",), [(3,), (4,)])
 (7,)
 """
+import collections
 import logging
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
@@ -42,8 +43,9 @@ class Guard:
         self.cap = cap
         self.folded: Dict[Tuple[str, str], int] = {}   # (kind, metric name): keys folded
         self._last: Dict[str, Tuple[List[Any], List[Any], Split]] = {}
-        # per metric name, the keys sent as they are: once admitted, always (a merged
-        # view of a process group may list keys in another order each cycle)
+        # per metric name that went past the cap (or a group chose for), the keys
+        # sent as they are: once admitted, always (a merged view of a process group
+        # may list keys in another order each cycle); names under it hold no set
         self._admitted: Dict[str, Set[str]] = {}
         self._warned: Set[str] = set()
 
@@ -54,30 +56,48 @@ class Guard:
         last = self._last.get(kind)
         if last is not None and last[0] == keys and last[1] == metrics:
             return last[2]
+        self._admit_crossing(keys, last[2][0] if last is not None else [])
         folded: Folded = {}
-        kept_keys: List[Any] = []
-        kept_metrics: List[Any] = []
-        admitted = self._admitted
-        for key, metric in zip(keys, metrics):
-            name = key.partition("{")[0]
-            chosen = admitted.get(name)
-            if chosen is None:
-                chosen = admitted[name] = set()
-            if key not in chosen and len(chosen) < self.cap:
-                chosen.add(key)
-            if key in chosen:
-                kept_keys.append(key)
-                kept_metrics.append(metric)
-            else:
-                entry = folded.get(name)
-                if entry is None:
-                    entry = folded[name] = ([], [])
-                entry[0].append(key)
-                entry[1].append(metric)
-        result = (keys, metrics, {}) if not folded else (kept_keys, kept_metrics, folded)
+        result: Split = (keys, metrics, folded)
+        if self._admitted:
+            result = self._fold(keys, metrics, folded)
         self._last[kind] = (keys, metrics, result)
         self._note(kind, folded)
         return result
+
+    def _admit_crossing(self, keys: List[Any], sent: List[Any]) -> None:
+        """Choose the admitted keys of each metric name past the cap for the first
+        time: those ``sent`` at the last cycle, then the first new ones in order.
+        A name under the cap needs no choice (all its keys are sent), and holds no
+        set of keys."""
+        admitted, cap = self._admitted, self.cap
+        assert cap is not None
+        counts = collections.Counter(_name(key) for key in keys)
+        for name, count in counts.items():
+            if count > cap and name not in admitted:
+                admitted[name] = {key for key in sent if _name(key) == name}
+
+    def _fold(self, keys: List[Any], metrics: List[Any], folded: Folded) -> Split:
+        """Keys of admitted names past their choice, folded into ``folded``."""
+        admitted, cap = self._admitted, self.cap
+        assert cap is not None
+        kept_keys: List[Any] = []
+        kept_metrics: List[Any] = []
+        for key, metric in zip(keys, metrics):
+            name = _name(key)
+            chosen = admitted.get(name)
+            if chosen is not None and key not in chosen:
+                if len(chosen) >= cap:
+                    entry = folded.get(name)
+                    if entry is None:
+                        entry = folded[name] = ([], [])
+                    entry[0].append(key)
+                    entry[1].append(metric)
+                    continue
+                chosen.add(key)
+            kept_keys.append(key)
+            kept_metrics.append(metric)
+        return (kept_keys, kept_metrics, folded) if folded else (keys, metrics, folded)
 
     def adopt(self, admitted: Any) -> None:
         """Take a group's choice of admitted keys per metric name (as ``shared``
@@ -91,12 +111,18 @@ class Guard:
                     self._last.clear()
 
     def shared(self) -> Dict[str, List[str]]:
-        """Every metric name's admitted keys, for a process group to keep: the
-        group's earlier choice then holds whichever process sends next, even when
-        a metric went from a few keys to past the cap between two sends."""
+        """Every metric name's admitted keys (for a name under the cap, the keys
+        sent at the last split), for a process group to keep: the group's earlier
+        choice then holds whichever process sends next, even when a metric went
+        from a few keys to past the cap between two sends."""
         if self.cap is None:
             return {}
-        return {name: sorted(keys) for name, keys in self._admitted.items()}
+        choice: Dict[str, Set[str]] = {}
+        for _, _, (kept, _, _) in self._last.values():
+            for key in kept:
+                choice.setdefault(_name(key), set()).add(key)
+        choice.update(self._admitted)
+        return {name: sorted(keys) for name, keys in choice.items()}
 
     def _note(self, kind: str, folded: Folded) -> None:
         for key in [k for k in self.folded if k[0] == kind]:
@@ -108,6 +134,11 @@ class Guard:
                 log.warning("metric %r has more than %d series: the others are sent as one "
                             "series tagged overflow=\"true\" holding their total "
                             "(max_series_per_metric; warned once)", name, self.cap)
+
+
+def _name(key: str) -> str:
+    """The metric name of a registry key."""
+    return key.partition("{")[0]
 
 
 def fold(fields: Sequence[str], values: Iterable[Sequence[Any]]) -> Optional[Tuple[Any, ...]]:

@@ -33,22 +33,23 @@ _BUCKETED = ("histogram", "timer")
 
 
 class _KindView:
-    """One registry dict as parallel lists: keys, metrics, readers, and per point
-    the name part (shared by every series of a metric) and the tags part of its head.
-    These lists are the only per-key state the collector keeps."""
+    """One registry dict as parallel lists: keys, metrics, readers (None when one
+    call reads every count, ``read_counts``), and per point the name part (shared
+    by every series of a metric) and the tags part of its head. These lists are
+    the only per-key state the collector keeps."""
 
     __slots__ = ("keys", "metrics", "readers", "names", "tags", "width", "read_counts",
                  "heads_ok")
 
-    def __init__(self, keys: list, metrics: list, readers: list, names: list, tags: list,
-                 width: int) -> None:
+    def __init__(self, keys: list, metrics: list, readers: Optional[list], names: list,
+                 tags: list, width: int) -> None:
         self.keys = keys
         self.metrics = metrics
+        self.read_counts = counts_reader(metrics)
         self.readers = readers
         self.names = names
         self.tags = tags
         self.width = width
-        self.read_counts = counts_reader(metrics)
         self.heads_ok = None not in tags
 
 
@@ -224,18 +225,22 @@ class Collector:
             return view   # compared at C speed, by identity element by element
         width = len(FIELDS[kind])
         known = dict(zip(view.keys, range(len(view.keys)))) if view is not None else {}
-        readers: list = []
+        # counters are read all at once: no reader each
+        readers: Optional[list] = None if counts_reader(metrics) else []
         names: list = []
         tags: list = []
         for key, metric in zip(keys, metrics):
             i = known.get(key)
             if i is not None and view is not None and view.metrics[i] is metric:
-                readers.append(view.readers[i])
+                if readers is not None:
+                    readers.append(view.readers[i] if view.readers is not None
+                                   else reader_for(kind, registry, key, metric))
                 names += view.names[i * width:(i + 1) * width]
                 tags += view.tags[i * width:(i + 1) * width]
             else:
                 reader, key_names, key_tags = self._entry(kind, registry, key, metric)
-                readers.append(reader)
+                if readers is not None:
+                    readers.append(reader)
                 names += key_names
                 tags += [key_tags] * width
         view = self._views[kind] = _KindView(keys, metrics, readers, names, tags, width)
@@ -328,6 +333,7 @@ def _read(view: _KindView, start: int, stop: int,
     metrics = view.metrics[start:stop]
     if view.read_counts:
         return view.read_counts(metrics)
+    assert view.readers is not None
     values: list = []
     extend = values.extend
     for offset, (reader, metric) in enumerate(zip(view.readers[start:stop], metrics)):

@@ -17,7 +17,7 @@ from pyformance.reporters.reporter import Reporter
 
 from .. import _config as config
 from .._client import Apptuit
-from .._encoding import rebatch
+from .. import _packed as packed
 from ..errors import ApptuitSendException, ApptuitValueError
 from .._hints import counted
 from .._retry import RetryPolicy
@@ -353,15 +353,16 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
     def _send(self, registry: Any, meta: Any, rows: List[Any], stamp: int,
               deadline: Optional[float], retry: RetryPolicy,
               sleep: Callable[[float], Any]) -> _Result:
-        # points are rendered batch by batch as they are sent: memory stays at
-        # about one batch however large the registry
+        # points are rendered batch by batch as they are sent, each batch compressed
+        # as it fills: a report holds about one compressed batch however many series
         stopped: List[Outcome] = []   # a failure that stops the rest: keep the backlog
         found = _Found()
         points = self._points(registry, meta, rows, on_wire(stamp, self._unit),
                               lambda: bool(stopped), found)
-        batches = rebatch(points, self.client.batch_size,
-                          self.client.max_request_bytes)
-        outcomes = deliver_batches(self.client.transport, batches, self.client.timeout,
+        client = self.client
+        batches = packed.batches(points, client.batch_size, client.max_request_bytes,
+                                 client.wire.frame, client.compression)
+        outcomes = deliver_batches(client.transport, batches, client.timeout,
                                    retry, deadline, sleep, settled=lambda results: stopped.extend(
                                        o for o in results if o.kind in ABORT_KINDS))
         return self._handle(outcomes, found)
