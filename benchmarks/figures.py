@@ -212,8 +212,9 @@ _PARTS = (("registry", "the keys (encoded names with tags) and the drop-in count
           ("reporter", "an `ApptuitReporter` built: client, session, meta registry"),
           ("cached renderings", "what the first report keeps for the next ones: each "
            "key's rendered head, the views compared cycle to cycle"),
-          ("cycle peak", "the most a report holds at once on top of that (its points and "
-           "bodies), freed when it returns"),
+          ("cycle peak", "the most a report holds at once on top of that (the chunks it "
+           "renders, a batch's compressed body, the registry's keys listed to compare), "
+           "freed when it returns"),
           ("left by a later report", "what each report after the first adds for good"))
 
 

@@ -8,8 +8,9 @@ shared libraries), in a fresh process, step by step:
 - ``reporter``: building an ``ApptuitReporter`` (client, session, meta registry);
 - ``cached renderings``: what the first report leaves behind for the next ones
   (each key's head parts, the views the collector compares cycle to cycle);
-- ``cycle peak``: the most a report holds at once on top of that (the points it
-  renders and the bodies it sends), gone when it returns;
+- ``cycle peak``: the most a report holds at once on top of that (the chunks of
+  points it renders, a batch's compressed body, the registry's keys listed to
+  compare with the last cycle's), gone when it returns;
 - ``merge view``: in a process group, what the sender keeps of the merged view of
   two processes' states, on top of its own cached renderings.
 

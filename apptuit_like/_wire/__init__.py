@@ -59,6 +59,19 @@ class Wire(abc.ABC):
         """The part of one series' tags (already checked and sanitized)."""
         raise NotImplementedError   # pragma: no cover
 
+    def shared_field_parts(self, name: str, fields: Sequence[str], sanitize: Any,
+                           shared: Dict[str, str]) -> Optional[Tuple[Any, ...]]:
+        """Field parts of metric ``name`` that carry the ``shared`` tags too (a
+        reporter's global tags, already sanitized), for series whose
+        ``own_key_part`` holds the rest: the shared tags are then rendered once per
+        metric, not once per key. None (the default): the wire renders every
+        series' tags whole, in ``key_part``."""
+        return None
+
+    def own_key_part(self, tags: Dict[str, str]) -> Any:
+        """The tags part of a series whose field parts carry the shared tags."""
+        raise NotImplementedError   # pragma: no cover - only with shared_field_parts
+
     @abc.abstractmethod
     def tail(self, timestamp: int) -> Any:
         """The part every point of one cycle shares: its stamp."""

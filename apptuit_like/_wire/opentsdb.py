@@ -41,6 +41,18 @@ class OpenTSDBWire(Wire):
                  sanitize: Any) -> str:
         return tags_part(tags_json(tags))
 
+    def shared_field_parts(self, name: str, fields: Sequence[str], sanitize: Any,
+                           shared: Dict[str, str]) -> Optional[Tuple[Any, ...]]:
+        if not shared:
+            return None
+        # '{"metric":"m.f","tags":{"host":"a"': the key's own tags follow
+        tags = ',"tags":' + tags_json(shared)[:-1]
+        return tuple(part + tags for part in self.field_parts(name, fields, sanitize))
+
+    def own_key_part(self, tags: Dict[str, str]) -> str:
+        own = tags_json(tags)[1:-1]
+        return ("," + own if own else "") + '},"value":'
+
     def tail(self, timestamp: int) -> str:
         return timestamp_tail(str(timestamp))
 

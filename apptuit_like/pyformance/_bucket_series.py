@@ -27,16 +27,18 @@ _METRICS_PER_CHUNK = 32   # about 1,000 points between GIL hand-overs in le mode
 class _Heads:
     """The rendered parts of one key's bucket series."""
 
-    __slots__ = ("name", "tags", "bucket", "sum", "sum_tags", "labels")
+    __slots__ = ("name", "tags", "sum", "sum_tags", "labels")
 
-    def __init__(self, name: str, tags: Dict[str, Any], bucket: Any,
+    def __init__(self, name: str, tags: Dict[str, Any],
                  sum_parts: Optional[Tuple[Any, Any]]) -> None:
-        self.name, self.tags, self.bucket = name, tags, bucket
+        self.name, self.tags = name, tags
         self.sum: Any = None
         self.sum_tags: Any = None
         if sum_parts is not None:
             self.sum, self.sum_tags = sum_parts
-        self.labels: Dict[str, Any] = {}   # bucket label -> tags part with it
+        # bucket label -> (name part, tags part) of its series, from one _parts call:
+        # whether the global tags are in the name part depends on the tags
+        self.labels: Dict[str, Tuple[Any, Any]] = {}
 
 
 class BucketSeries:
@@ -83,24 +85,24 @@ class BucketSeries:
         """The parts of a metric's bucket series; None (warned) when it cannot
         have them, e.g. the bucket tag would make one tag too many."""
         try:
-            bucket = self._parts(name, tags, ("bucket",))[0][0]
             sum_parts = None
             if kind == "histogram":
                 names, tags_part = self._parts(name, tags, ("sum",))
                 sum_parts = (names[0], tags_part)
-            heads = _Heads(name, tags, bucket, sum_parts)
+            heads = _Heads(name, tags, sum_parts)
             self._label_part(heads, "+Inf")   # fails here, once, for too many tags
             return heads
         except ValueError as err:
             log.warning("metric %r sends no buckets: %s", name, err)
             return None
 
-    def _label_part(self, heads: _Heads, label: str) -> Any:
+    def _label_part(self, heads: _Heads, label: str) -> Tuple[Any, Any]:
         part = heads.labels.get(label)
         if part is None:
             tags = dict(heads.tags)
             tags[self.mode] = label
-            part = heads.labels[label] = self._parts(heads.name, tags, ("bucket",))[1]
+            names, tags_part = self._parts(heads.name, tags, ("bucket",))
+            part = heads.labels[label] = (names[0], tags_part)
         return part
 
     def render(self, heads: _Heads, read: Optional[Tuple[Dict[int, int], float]],
@@ -112,9 +114,8 @@ class BucketSeries:
         series = self._series(counts)
         if not series:
             return 0
-        label_part = self._label_part
-        invalid = self._wire.render([heads.bucket] * len(series),
-                                    [label_part(heads, label) for label, _ in series],
+        parts = [self._label_part(heads, label) for label, _ in series]
+        invalid = self._wire.render([name for name, _ in parts], [tags for _, tags in parts],
                                     [count for _, count in series], tail, out, True, 1)
         if heads.sum is not None:
             invalid += self._wire.render([heads.sum], [heads.sum_tags], [total], tail, out,

@@ -97,11 +97,12 @@ class Collector:
         self.idle = IdleFilter(idle_series_timeout)
         self._overflow: Dict[tuple, tuple] = {}   # (kind, name): parts of its overflow series
         self._views: Dict[str, _KindView] = {}
-        self._names: Dict[tuple, tuple] = {}
+        self._names: Dict[tuple, Optional[tuple]] = {}
         self._row_heads: Dict[tuple, tuple] = {}
         self._empty: set = set()   # kinds the registry had none of at the last look
         self._rejected: Dict[str, str] = {}   # registry key -> why it cannot be sent
         self._failing: set = set()   # keys whose reading failed, warned about once
+        self._shared = _sanitized(self.tags, sanitize)
         self.buckets = (BucketSeries(histogram_buckets, self._parts, self.wire)
                         if histogram_buckets else None)
         self._overflow_buckets: Dict[tuple, Any] = {}   # (kind, name): its bucket heads
@@ -281,18 +282,33 @@ class Collector:
 
     def _parts(self, name: str, tags: Dict[str, Any], fields: Sequence[str]) -> tuple:
         """(name parts per field, tags part) of a metric; ValueError naming it when
-        it cannot be sent (no tags, too many, a name invalid with sanitizing off)."""
+        it cannot be sent (no tags, too many, a name invalid with sanitizing off).
+
+        The global tags go in the name parts, rendered once per metric, unless the
+        metric's own tags replace one of them."""
         merged = dict(self.tags)
         merged.update(tags)
         name = self.prefix + name
         first = name + ("." + fields[0] if fields[0] else "")
         clean = clean_series(first, merged, self.sanitize)[1]
+        shared = self._shared
+        if shared and all(clean.get(key) == value for key, value in shared.items()):
+            names = self._field_parts(name, fields, True)
+            if names is not None:
+                return names, self.wire.own_key_part(
+                    {key: value for key, value in clean.items() if key not in shared})
         key_part = self.wire.key_part(name, fields, clean, self.sanitize)
-        names = self._names.get((name,) + tuple(fields))
-        if names is None:
-            names = self._names[(name,) + tuple(fields)] = self.wire.field_parts(
-                name, fields, self.sanitize)
-        return names, key_part
+        return self._field_parts(name, fields, False), key_part
+
+    def _field_parts(self, name: str, fields: Sequence[str], shared: bool) -> Optional[tuple]:
+        """The wire's name parts of a metric's fields, with the global tags or
+        without; None when the wire cannot carry them so."""
+        cache_key = (shared, name) + tuple(fields)
+        if cache_key not in self._names:
+            self._names[cache_key] = (
+                self.wire.shared_field_parts(name, fields, self.sanitize, self._shared or {})
+                if shared else self.wire.field_parts(name, fields, self.sanitize))
+        return self._names[cache_key]
 
     def _read_failed(self, key: str, err: Exception) -> None:
         warn_failed_read(self._failing, key, err)
@@ -324,6 +340,15 @@ class Collector:
             rows += [(name + "." + field, tags, value) for field, value in fields.items()]
         out, bad = self.render_rows(rows, timestamp)
         return out, invalid + bad
+
+
+def _sanitized(tags: Dict[str, Any], sanitize: Sanitizer) -> Optional[Dict[str, str]]:
+    """Global tags as every series carries them; None when there are none or
+    they cannot be sent alone (each series then says why)."""
+    try:
+        return clean_series("global_tags", tags, sanitize)[1] if tags else None
+    except ValueError:
+        return None
 
 
 def _read(view: _KindView, start: int, stop: int,
