@@ -22,20 +22,20 @@ def reporter(registry: Any, endpoint: str, wire: str) -> Any:
 
 
 def body_bytes(report: Any) -> int:
-    """Bytes of request bodies one cycle of ``report`` (a reporter) sends."""
-    wire = report.client.transport.wire
+    """Bytes of request bodies one cycle of ``report`` (a reporter) sends, as
+    they go to the HTTP session (packed or rendered by the wire)."""
+    session = report.client.transport.session
     sizes: List[int] = []
-    body = wire.body
+    post = session.post
 
-    def counted(units: Any, compression: Any) -> bytes:
-        out = body(units, compression)
-        sizes.append(len(out))
-        return out
-    wire.body = counted
+    def counted(url: str, data: bytes = b"", **options: Any) -> Any:
+        sizes.append(len(data))
+        return post(url, data=data, **options)
+    session.post = counted
     try:
         report.report_now()
     finally:
-        del wire.body
+        del session.post
     return sum(sizes)
 
 

@@ -101,3 +101,26 @@ def test_the_memory_claim_says_so_when_a_peer_holds_less():
     line = figures._memory_claim([_run([], [held])] * 3)
     assert line.endswith("adds 85 MB of peak RSS, against 80 MB for the best peer "
                          "(wavefront-pyformance)"), line
+
+
+def test_the_wires_row_counts_the_bodies_each_wire_sends():
+    """Bytes per point come from the bodies the HTTP session is given, whether a
+    batch was packed as it filled or rendered by the wire (it read 0 once, when
+    it counted only the wire's own bodies)."""
+    import gzip
+    from benchmarks import report_cycle, wires
+    from benchmarks.null_sink import NullSink
+    registry = report_cycle.build_registry(90, 10)
+    with NullSink() as endpoint:
+        for wire in wires.WIRES:
+            reporter = wires.reporter(registry, endpoint, wire)
+            sent = wires.body_bytes(reporter)
+            assert sent > 100, (wire, sent)
+        reporter = wires.reporter(registry, endpoint, "opentsdb")
+        bodies = []
+        post = reporter.client.transport.session.post
+        reporter.client.transport.session.post = lambda url, data, **kw: (
+            bodies.append(data), post(url, data=data, **kw))[1]
+        counted = wires.body_bytes(reporter)   # its counter posts through the recorder
+        assert bodies and counted == sum(map(len, bodies))
+        assert all(gzip.decompress(body).startswith(b"[{") for body in bodies)
