@@ -163,22 +163,24 @@ def pack_batches(chunks: Iterable[List[str]], batch_size: int, max_bytes: Option
     """
     limit = float("inf") if max_bytes is None else max_bytes
     separator = frame[1]
+    step = len(separator.encode("utf-8"))
     packer: Optional[_Packer] = None
     for chunk in chunks:
-        while chunk:
+        data, sizes = _encoded(chunk, separator)   # once: a cut slices the bytes
+        while sizes:
             if packer is None:
                 packer = _Packer(frame, compression)
-            data, sizes = _encoded(chunk, separator)
             room = batch_size - len(packer)
             if len(sizes) <= room and packer.grown(sizes) <= limit:   # the usual case
                 packer.add(data, sizes)
                 break
             take = _fitting(packer, sizes, room, limit)
             if take:
-                packer.add(*_encoded(chunk[:take], separator))
+                cut = sum(sizes[:take]) + (take - 1) * step
+                packer.add(data[:cut], sizes[:take])
+                data, sizes = data[cut + step:], sizes[take:]
             yield packer.finish()
             packer = None
-            chunk = chunk[take:]
     if packer is not None:
         yield packer.finish()
 

@@ -42,14 +42,15 @@ class _KindView:
                  "heads_ok")
 
     def __init__(self, keys: list, metrics: list, readers: Optional[list], names: list,
-                 tags: list, width: int) -> None:
+                 tags: list, width: int,
+                 read_counts: Optional[Callable[[list], list]] = None) -> None:
         self.keys = keys
         self.metrics = metrics
-        self.read_counts = counts_reader(metrics)
         self.readers = readers
         self.names = names
         self.tags = tags
         self.width = width
+        self.read_counts = read_counts
         self.heads_ok = None not in tags
 
 
@@ -226,8 +227,8 @@ class Collector:
             return view   # compared at C speed, by identity element by element
         width = len(FIELDS[kind])
         known = dict(zip(view.keys, range(len(view.keys)))) if view is not None else {}
-        # counters are read all at once: no reader each
-        readers: Optional[list] = None if counts_reader(metrics) else []
+        read_counts = counts_reader(metrics)   # counters are read all at once: no reader each
+        readers: Optional[list] = None if read_counts else []
         names: list = []
         tags: list = []
         for key, metric in zip(keys, metrics):
@@ -244,7 +245,8 @@ class Collector:
                     readers.append(reader)
                 names += key_names
                 tags += [key_tags] * width
-        view = self._views[kind] = _KindView(keys, metrics, readers, names, tags, width)
+        view = self._views[kind] = _KindView(keys, metrics, readers, names, tags, width,
+                                             read_counts)
         return view
 
     def render_rows(self, rows: Sequence[Tuple[str, Dict[str, str], Any]],
