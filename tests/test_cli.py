@@ -6,12 +6,15 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import weakref
 
 import pytest
 import requests
 
 from apptuit_like import _cli as cli
+from apptuit_like.pyformance import ApptuitReporter
 from servers import Reply, VictoriaMetrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -65,6 +68,36 @@ def test_demo_cleans_up_on_ctrl_c():
     assert not os.path.exists(data_dir), "the temporary data directory is removed"
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(query_url + "/health", timeout=2)
+
+
+def _ctrl_c_inside_a_finalizer() -> None:
+    """Ctrl-C while the main thread runs a finalizer (urllib3 closes a collected
+    pool's connections in one): its KeyboardInterrupt is raised there, and lost."""
+    bait = type("Bait", (), {})()
+    weakref.finalize(bait, lambda: (signal.pthread_kill(threading.main_thread().ident,
+                                                        signal.SIGINT), time.sleep(5)))
+    del bait
+
+
+def test_a_ctrl_c_lost_inside_a_finalizer_still_stops_the_demo(capsys, monkeypatch):
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+    stats, calls = ApptuitReporter.stats, []
+
+    def stats_and_ctrl_c(reporter):
+        calls.append(threading.current_thread())
+        if len(calls) == 3:   # in the progress loop, on the main thread
+            _ctrl_c_inside_a_finalizer()
+        return stats(reporter)
+
+    monkeypatch.setattr(ApptuitReporter, "stats", stats_and_ctrl_c)
+    started = time.monotonic()
+    status, out, err = run(capsys, "demo", "--duration", "60", "--no-plot")
+    assert calls[2] is threading.main_thread()
+    assert [type(u.exc_value) for u in swallowed] == [KeyboardInterrupt], \
+        "the interrupt was raised inside the finalizer and dropped there"
+    assert status == 1 and "demo: interrupted" in err, out + err
+    assert time.monotonic() - started < 20, "the demo stopped without running its 60 s"
 
 
 def test_demo_reports_to_the_configured_backend(capsys, vm, monkeypatch):

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, List, Optional
 
 from pyformance import MetricsRegistry
 from pyformance.meters import CallbackGauge
@@ -25,6 +25,7 @@ from ..pyformance import ApptuitReporter
 from .._query import Output
 from ..testing import LocalVictoriaMetrics, VictoriaMetricsMissing
 from ..timeseries import TimeSeries, encode_metric
+from .interrupts import Interrupts
 from .tables import labels, selector, text_table
 
 CITIES = {"BLR": 5, "DEL": 4, "HYD": 2, "PNQ": 1}   # city: relative order volume
@@ -94,10 +95,12 @@ _LOCAL_ENDPOINTS = {"opentsdb": lambda vm: vm.put_endpoint,
 
 def run_demo(duration: float = 20.0, plot: Optional[str] = "demo.png",
              interval: float = 2.0, workers: int = 4, out: Optional[IO[str]] = None,
-             wire: Optional[str] = None) -> int:
+             wire: Optional[str] = None, interrupts: Optional[Interrupts] = None) -> int:
     """Run the demo over ``wire`` (default ``APPTUIT_WIRE``, else OpenTSDB puts);
-    0 when every point arrived and was read back, else 1."""
+    0 when every point arrived and was read back, else 1. Its waits end early, with
+    ``KeyboardInterrupt``, once ``interrupts`` has seen a signal."""
     out = out or sys.stdout
+    interrupts = interrupts or Interrupts()
     remote = os.environ.get(config.TOKEN) or os.environ.get(config.ENDPOINT)
     vm = None
     if not remote:
@@ -115,14 +118,15 @@ def run_demo(duration: float = 20.0, plot: Optional[str] = "demo.png",
         wire = config.read_wire(wire) or "opentsdb"
         endpoints = ({"api_endpoint": _LOCAL_ENDPOINTS[wire](vm), "query_endpoint": vm.query_url}
                      if vm and wire in _LOCAL_ENDPOINTS else {})
-        return _run(endpoints, vm, duration, plot, interval, workers, out, wire)
+        return _run(endpoints, vm, duration, plot, interval, workers, out, wire, interrupts)
     finally:
         if vm is not None:
             vm.stop()
 
 
 def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration: float,
-         plot: Optional[str], interval: float, workers: int, out: IO[str], wire: str) -> int:
+         plot: Optional[str], interval: float, workers: int, out: IO[str], wire: str,
+         interrupts: Interrupts) -> int:
     run_id = uuid.uuid4().hex[:8]
     registry = MetricsRegistry()
     service = OrderService(registry, workers)
@@ -138,7 +142,7 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
     service.start()
     reporter.start()
     try:
-        _show_progress(duration, reporter, service, errors, out)
+        _show_progress(duration, reporter, service, errors, out, interrupts)
     finally:
         service.stop()
         reporter.stop()
@@ -148,7 +152,7 @@ def _run(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], duration
               "the counts as they stood before it, so the stored send count trails this "
               "by the last report)\n" % (service.handled, stats["sent"], stats["failed"]))
     output, query_endpoint = _read_back(endpoints, vm, run_id, started, interval,
-                                        stats["sent"], out)
+                                        stats["sent"], out, interrupts.wait)
     out.write("\nRead back with PromQL at %s: %d series\n%s\n"
               % (query_endpoint, len(output), summary_table(output)))
     if plot and not draw_chart(output, plot, out):
@@ -161,7 +165,8 @@ _LATENCY_OFFSET = 30.0
 
 
 def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], run_id: str,
-               started: float, interval: float, sent: int, out: IO[str]) -> tuple:
+               started: float, interval: float, sent: int, out: IO[str],
+               wait: Callable[[float], None]) -> tuple:
     """Every series of the run, sampled at the reporting interval up to its final report.
 
     The query waits one step so that a sampling step lies past the final report
@@ -170,7 +175,7 @@ def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], ru
     out VictoriaMetrics' default latency offset once.
     """
     out.write("Waiting %.0f s for the final report to become queryable...\n" % (interval + 1))
-    threading.Event().wait(interval + 1)
+    wait(interval + 1)
     client = Apptuit(api_endpoint=endpoints.get("query_endpoint"),
                      query_endpoint=endpoints.get("query_endpoint"))
     expr = '{run="%s"}' % run_id
@@ -188,7 +193,7 @@ def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], ru
             "with -search.latencyOffset=0s (the README's command sets it); waiting "
             "%g s for them...\n" % (client.query_endpoint, sent, _LATENCY_OFFSET,
                                      _LATENCY_OFFSET))
-        threading.Event().wait(_LATENCY_OFFSET)
+        wait(_LATENCY_OFFSET)
         output = query()
         if not output.series:
             out.write("Still nothing: check that %s (queries) reads the TSDB that %s "
@@ -197,10 +202,9 @@ def _read_back(endpoints: Dict[str, str], vm: Optional[LocalVictoriaMetrics], ru
 
 
 def _show_progress(duration: float, reporter: ApptuitReporter, service: OrderService,
-                   errors: List[str], out: IO[str]) -> None:
+                   errors: List[str], out: IO[str], interrupts: Interrupts) -> None:
     tty = out.isatty()
     started = time.monotonic()
-    wake = threading.Event()
     printed = -1
     while True:
         elapsed = min(time.monotonic() - started, duration)
@@ -217,7 +221,7 @@ def _show_progress(duration: float, reporter: ApptuitReporter, service: OrderSer
             out.write(line + "\n")
         if elapsed >= duration:
             return
-        wake.wait(min(0.25, duration - elapsed))
+        interrupts.wait(min(0.25, duration - elapsed))
 
 
 def summary_table(output: Output) -> str:

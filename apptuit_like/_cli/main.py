@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import re
-import signal
 import sys
 import time
 from typing import IO, Any, Iterator, List, Optional
@@ -22,6 +21,7 @@ from ..errors import ApptuitException, ApptuitValueError
 from .._hints import counted
 from .._query import QueryResult
 from ..version import __version__
+from .interrupts import Interrupts
 from .point_input import read_records
 from .send_stream import send_records
 from .tables import print_result, write_csv
@@ -180,9 +180,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(_attach_times(sys.argv[1:] if argv is None else argv))
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
-    previous = signal.signal(signal.SIGTERM, _interrupt)   # clean up as on Ctrl-C
+    interrupts = Interrupts()   # SIGTERM cleans up as Ctrl-C does
     try:
-        return COMMANDS[args.command](args, sys.stdout)
+        with interrupts:
+            return COMMANDS[args.command](args, sys.stdout, interrupts)
     except ApptuitValueError as err:   # bad option values and bad configuration
         parser.exit(2, "apptuit-like %s: error: %s\n" % (args.command, err))
     except ApptuitException as err:
@@ -191,8 +192,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\napptuit-like %s: interrupted\n" % args.command)
         return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _attach_times(argv: List[str]) -> List[str]:
@@ -216,16 +215,13 @@ def _attach_times(argv: List[str]) -> List[str]:
     return out
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def run_demo_command(args: argparse.Namespace, out: IO[str]) -> int:
+def run_demo_command(args: argparse.Namespace, out: IO[str], interrupts: Interrupts) -> int:
     from .demo import run_demo
-    return run_demo(args.duration, args.plot, args.interval, out=out, wire=args.wire)
+    return run_demo(args.duration, args.plot, args.interval, out=out, wire=args.wire,
+                    interrupts=interrupts)
 
 
-def run_send(args: argparse.Namespace, out: IO[str]) -> int:
+def run_send(args: argparse.Namespace, out: IO[str], interrupts: Interrupts) -> int:
     tags = dict(_tag(text) for text in args.tag)
     client = Apptuit(api_endpoint=args.endpoint, global_tags=tags or None,
                      sanitize_mode=None if args.sanitize == "none" else args.sanitize,
@@ -237,7 +233,7 @@ def run_send(args: argparse.Namespace, out: IO[str]) -> int:
         out.write("APPTUIT_DISABLED is set: nothing sent\n")
         return 0
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    summary = send_records(client, _input_records(args.files),
+    summary = send_records(client, interrupts.checked(_input_records(args.files)),
                            strict=args.strict, retry_count=args.retry,
                            warn=progress.warn if progress else _warn, progress=progress)
     if progress:
@@ -300,7 +296,7 @@ def _input_records(files: List[str]) -> Iterator:
             yield from read_records(lines, name)
 
 
-def run_query(args: argparse.Namespace, out: IO[str]) -> int:
+def run_query(args: argparse.Namespace, out: IO[str], interrupts: Interrupts) -> int:
     now = time.time()   # whole seconds: PromQL stamps its points start + k * step
     start, end = int(parse_moment(args.start, now)), int(parse_moment(args.end, now))
     query_endpoint = args.query_endpoint or os.environ.get(config.QUERY_ENDPOINT)
