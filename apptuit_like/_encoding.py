@@ -54,6 +54,9 @@ def format_value(value: Any) -> Optional[str]:
 
     >>> format_value(2), format_value(0.5), format_value(float("nan")), format_value("1")
     ('2', '0.5', None, None)
+    >>> from fractions import Fraction
+    >>> format_value(Fraction(1, 4)), format_value(Fraction(10 ** 400))
+    ('0.25', None)
     """
     cls = value.__class__
     if cls is int:
@@ -61,7 +64,10 @@ def format_value(value: Any) -> Optional[str]:
     if cls is not float:
         if not isinstance(value, numbers.Real):
             return None
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:   # a Fraction past the doubles' range
+            return None
     return orjson.dumps(value).decode() if value - value == 0 else None
 
 

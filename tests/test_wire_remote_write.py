@@ -4,6 +4,7 @@ import math
 
 import cramjam
 import pytest
+from hypothesis import given, settings, strategies as st
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from apptuit_like._sanitize import get_sanitizer
@@ -103,3 +104,32 @@ def test_the_url_is_the_remote_write_url_a_bare_host_gets_the_standard_path():
     assert WIRE.url("http://prom:9090/api/v1/write") == "http://prom:9090/api/v1/write"
     assert WIRE.url("https://host/api/prom/push") == "https://host/api/prom/push"
     assert WIRE.url("http://vm:8428") == "http://vm:8428/api/v1/write"
+
+
+finite = st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                   st.integers(-2 ** 70, 2 ** 70), st.sampled_from([0, 0.0, -0.0, 1e308]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.text("ab", min_size=1, max_size=150), finite), min_size=1,
+                       max_size=300),
+       stamp=st.sampled_from([0, 1, 1700000000000]))
+def test_a_chunk_of_finite_values_is_protobufs_bytes_rendered_at_once(points, stamp):
+    # one render call per chunk, as a report makes: the values all plain and finite
+    # take the C-speed path; zeros, sums past the doubles' range and series longer
+    # than 127 bytes each have their own form
+    names = WIRE.field_parts("m", ("",), SANITIZE) * len(points)
+    keys = [WIRE.key_part("m", ("",), {"t": text}, SANITIZE) for text, _ in points]
+    out = []
+    assert WIRE.render(names, keys, [v for _, v in points], WIRE.tail(stamp), out, True,
+                       1) == 0
+    expected = reference([({"__name__": "m", "t": text}, float(value), stamp)
+                          for text, value in points])
+    assert b"".join(out) == expected and len(out) == len(points)
+
+
+def test_an_int_past_the_doubles_range_is_counted_invalid_and_the_rest_sent():
+    units, invalid = render("g", {"a": "b"}, [10 ** 400, 3, -10 ** 400], 5, fields=("v",) * 3)
+    assert invalid == 2
+    parsed = WriteRequest.FromString(b"".join(units))
+    assert [ts.samples[0].value for ts in parsed.timeseries] == [3.0]
