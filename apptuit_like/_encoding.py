@@ -261,9 +261,25 @@ class _Deflate:
         return b"".join(self._parts)
 
 
-def compressor(method: str) -> Any:
-    """A streaming compressor for a Content-Encoding, "gzip" or "deflate": feed it
-    with ``compress(data)``, take the body from ``bytes(finish())``.
+class _Uncompressed:
+    """The streaming compressor's methods, for bodies sent as they are."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        self._parts: List[bytes] = []
+
+    def compress(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def finish(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def compressor(method: Optional[str]) -> Any:
+    """A streaming compressor for a Content-Encoding, "gzip" or "deflate" (None:
+    the body as fed): feed it with ``compress(data)``, take the body from
+    ``bytes(finish())``.
 
     Level 1 either way: the reporter's CPU matters more than bytes on the wire.
     gzip is cramjam's, whose level 1 costs less CPU than zlib's on point JSON for
@@ -275,6 +291,8 @@ def compressor(method: str) -> Any:
     >>> gzip.decompress(bytes(stream.finish()))
     b'[1,2]'
     """
+    if method is None:
+        return _Uncompressed()
     return cramjam.gzip.Compressor(level=1) if method == "gzip" else _Deflate()
 
 

@@ -78,21 +78,6 @@ class PackedBatch(Sequence[str]):
         return out
 
 
-class _Identity:
-    """The streaming compressor's methods, for bodies sent uncompressed."""
-
-    __slots__ = ("_parts",)
-
-    def __init__(self) -> None:
-        self._parts: List[bytes] = []
-
-    def compress(self, data: bytes) -> None:
-        self._parts.append(data)
-
-    def finish(self) -> bytes:
-        return b"".join(self._parts)
-
-
 class _Packer:
     """One batch being packed: units go into the compressor as they come."""
 
@@ -101,7 +86,7 @@ class _Packer:
     def __init__(self, frame: Frame, compression: Optional[str]) -> None:
         self.frame = frame
         self.compression = compression
-        self.stream = compressor(compression) if compression else _Identity()
+        self.stream = compressor(compression)
         self.sizes = array("I")
         prefix, separator, suffix = (part.encode("utf-8") for part in frame)
         self.separator = separator

@@ -113,9 +113,6 @@ class InfluxWire(Wire):
         return invalid
 
     def body(self, units: Sequence[str], compression: Optional[str]) -> bytes:
-        data = "".join(units).encode("utf-8")
-        if compression is None:
-            return data
         stream = compressor(compression)
-        stream.compress(data)
+        stream.compress("".join(units).encode("utf-8"))
         return bytes(stream.finish())
