@@ -327,7 +327,7 @@ def test_a_forked_reporter_without_the_mode_warns_once_per_process():
 @pytest.mark.parametrize("odd_key", [None, "odd\nkey", "carriage\rreturn"])
 def test_state_files_round_trip_every_key(odd_key):
     from apptuit_like.pyformance._merge import snapshot
-    from apptuit_like.pyformance._multiprocess import FORMAT, decode, encode
+    from apptuit_like.pyformance._state_file import FORMAT, decode, encode
     from apptuit_like.timeseries import encode_metric
     registry = MetricsRegistry()
     registry.counter(encode_metric("orders", {"city": "São \"Paulo\""})).inc(2)
@@ -340,6 +340,30 @@ def test_state_files_round_trip_every_key(odd_key):
     assert (len(text.splitlines()) == 1) == bool(odd_key)   # keys as lines, else inline
     record = decode(text)
     assert record["state"] == state and record["member"] == "1-ab"
+
+
+def test_state_files_of_empty_and_non_finite_distributions_round_trip():
+    # an empty timer's moments are written finite (no Infinity token: the fast
+    # parser reads the line); a user's inf sample still round-trips, by json
+    import math
+
+    from apptuit_like.pyformance._merge import Merger, snapshot
+    from apptuit_like.pyformance._state_file import FORMAT, decode, encode
+    header = {"format": FORMAT, "member": "1-ab", "pid": 1, "written": 2.0}
+    empty, odd = MetricsRegistry(), MetricsRegistry()
+    empty.timer("latency")
+    odd.timer("latency")._update(0.5)
+    odd.histogram("sizes").add(math.inf)
+    texts = [encode(header, {"user": snapshot(r), "meta": snapshot(MetricsRegistry()),
+                             "rows": []}) for r in (empty, odd)]
+    assert "Infinity" not in texts[0] and "Infinity" in texts[1]
+    records = [decode(text) for text in texts]
+    count, total, _, high = records[1]["state"]["user"]["histogram"]["sizes"][:4]
+    assert (count, total, high) == (1, math.inf, math.inf)
+    view = Merger().merge([(str(i), 2.0, r["state"]["user"]) for i, r in enumerate(records)],
+                          {})
+    # avg, sum, count, max, min of the one sample: the empty process adds nothing
+    assert view._timers["latency"].values[:5] == (0.5, 0.5, 1, 0.5, 0.5)
 
 
 def test_a_reporter_never_started_in_the_parent_is_still_fork_safe(vm, tmp_path, uid):

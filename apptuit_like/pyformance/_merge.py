@@ -19,7 +19,7 @@ import threading
 from array import array
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
@@ -34,6 +34,9 @@ GAUGE_MODES = ("per_process", "sum", "max", "min", "latest")
 # (count, sum, min, max, sum of squared deviations from the mean)
 Moments = Tuple[float, float, float, float, float]
 _EMPTY: Moments = (0, 0.0, math.inf, -math.inf, 0.0)
+# an empty histogram's moments in a state: min and max unused (a count of 0 is
+# skipped), and finite, so the line holds no Infinity for orjson to refuse
+_NO_MOMENTS = [0, 0.0, 0.0, 0.0, 0.0]
 _DOUBLE = array("d").itemsize
 _FAILING_GAUGES: Set[str] = set()   # keys of this process's gauges that raised, warned once
 _COMBINE: Dict[str, Callable[[List[float]], float]] = {"sum": sum, "max": max, "min": min}
@@ -49,7 +52,7 @@ def _moments(hist: Any) -> List[float]:
         hist.flush()
     count = hist.counter
     if not count:
-        return list(_EMPTY)
+        return list(_NO_MOMENTS)
     return [count, hist.sum, hist.min, hist.max, hist.var[1]]
 
 
@@ -94,6 +97,22 @@ def _flat_buckets(metric: Any) -> List[int]:
 
 def _bucket_dict(flat: Sequence[int]) -> Dict[int, int]:
     return dict(zip(flat[::2], flat[1::2]))
+
+
+def _merged_flat(flats: Iterable[Sequence[int]]) -> Dict[int, int]:
+    """The bucket counts of flat ``[index, count, ...]`` lists summed, without a
+    dict per list (twice as fast for a timer's few buckets per process).
+
+    >>> _merged_flat([[1, 2, 5, 1], [5, 3]])
+    {1: 2, 5: 4}
+    """
+    total: Dict[int, int] = {}
+    get = total.get
+    for flat in flats:
+        pairs = iter(flat)
+        for i, count in zip(pairs, pairs):
+            total[i] = get(i, 0) + count
+    return total
 
 
 def _packed(samples: Iterable[float]) -> str:
@@ -242,16 +261,16 @@ class Merger:
         keys, rows = _by_key([state[kind] for _, _, state in live])
         for key, values in zip(keys, rows):
             parts = [value[:5] for value in values]
-            buckets = [_bucket_dict(value[-1]) for value in values]
+            buckets = [value[-1] for value in values]
             if key in kept:
                 parts.append(kept[key])
-                buckets.append(_bucket_dict(kept_buckets.get(key, [])))
+                buckets.append(kept_buckets.get(key, []))
             merged = array("d")
             merged.frombytes(b"".join([_raw(value[5]) for value in values]))
             rates = tuple(map(sum, zip(*[value[6:-1] for value in values])))
             moments = combine(parts)
             out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates),
-                        (_buckets.merge(buckets), moments[1]))
+                        (_merged_flat(buckets), moments[1]))
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
                 out[key] = (_fields(kind, _summary(combine([moments]), []), (0.0,) * 4),
@@ -330,8 +349,7 @@ def archive_part(state: Dict[str, Any], archive: Dict[str, Dict[str, Any]]) -> N
         kept_buckets = archive.setdefault(kind + "_buckets", {})
         for key, values in state[kind].items():
             kept[key] = list(combine([kept.get(key, _EMPTY), values[:5]]))
-            counts = _buckets.merge([_bucket_dict(kept_buckets.get(key, [])),
-                                     _bucket_dict(values[-1])])
+            counts = _merged_flat([kept_buckets.get(key, []), values[-1]])
             kept_buckets[key] = list(chain.from_iterable(counts.items()))
 
 
@@ -346,7 +364,7 @@ def check_state(state: Any) -> Dict[str, Dict[str, Any]]:
     for kind, width in (("counter", 0), ("meter", 5), ("histogram", 7), ("timer", 11),
                         ("gauge", 0)):
         entries = state.get(kind)
-        if not isinstance(entries, dict):
+        if not isinstance(entries, Mapping):
             raise ValueError("no %s section" % kind)
         values = list(entries.values())
         if width:

@@ -33,16 +33,14 @@ import psutil
 from ..errors import ApptuitException
 from ._private_dir import open_private, private_directory
 from ._clock import next_stamp
-from ._adapter import KIND_ATTRS
 from ._merge import archive_part, check_state
+from ._state_file import FORMAT, decode, encode
 
 log = logging.getLogger("apptuit_like")
 
-FORMAT = "apptuit_like.multiprocess/2"   # /2: histograms and timers carry bucket counts
 _ARCHIVE_FORMATS = ("apptuit_like.multiprocess/1", FORMAT)   # /1 archives lack buckets only
 _STATE, _LOCK = ".state", ".lock"
 _ARCHIVE, _LEADER, _SEND, _MEMBERS = "archive.json", "leader.lock", "send.lock", "members.lock"
-_PARTS = ("user", "meta")   # the application's registry and the reporter's own
 _POLL = 0.02   # seconds between tries of a lock held by another process
 
 
@@ -272,51 +270,6 @@ class ProcessGroup:
         locks belong to the open files, which the parent still holds, so closing
         the child's duplicates never releases them."""
         self.leave()
-
-
-def encode(header: Dict[str, Any], state: Dict[str, Any]) -> str:
-    """A state file: one line of JSON with every value, then the registry keys,
-    one a line. Keys as lines are split at C speed; inside JSON, the quotes of
-    encoded tags would be escapes to parse, three times slower. A key with a
-    line break in it sends all keys into the JSON line instead."""
-    keys: List[str] = []
-    values: Dict[str, Dict[str, List[Any]]] = {}
-    for part in _PARTS:
-        values[part] = {}
-        for kind in KIND_ATTRS:
-            entries = state[part][kind]
-            keys += entries
-            values[part][kind] = list(entries.values())
-    inline = any("\n" in key or "\r" in key for key in keys)
-    line = json.dumps(dict(header, rows=state["rows"], values=values,
-                           keys=keys if inline else len(keys)), separators=(",", ":"))
-    return line if inline else line + "\n" + "\n".join(keys)
-
-
-def decode(text: str) -> Dict[str, Any]:
-    """The header of a state file with its ``state``; ValueError when malformed."""
-    line, _, rest = text.partition("\n")
-    record = json.loads(line)
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError("not a state file of this version (%s)" % FORMAT)
-    keys = record.pop("keys")
-    if isinstance(keys, int):
-        keys = rest.split("\n") if keys else []
-    values = record.pop("values")
-    state: Dict[str, Any] = {"rows": record.pop("rows")}
-    start = 0
-    for part in _PARTS:
-        state[part] = {}
-        for kind in KIND_ATTRS:
-            column = values[part][kind]
-            if not isinstance(column, list):
-                raise ValueError("bad %s values" % kind)
-            state[part][kind] = dict(zip(keys[start:start + len(column)], column))
-            start += len(column)
-    if start != len(keys):
-        raise ValueError("%d keys for %d values" % (len(keys), start))
-    record["state"] = state
-    return record
 
 
 def _new_archive() -> Dict[str, Any]:
