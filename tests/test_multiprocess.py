@@ -366,6 +366,55 @@ def test_state_files_of_empty_and_non_finite_distributions_round_trip():
     assert view._timers["latency"].values[:5] == (0.5, 0.5, 1, 0.5, 0.5)
 
 
+def test_le_buckets_of_live_and_exited_processes_add_up(vm, tmp_path, uid):
+    # exact bucket counts (the drop-in registry's) from the parent, a live child and
+    # an exited child: each stored le series counts every value at or under it
+    from apptuit_like.pyformance import MetricsRegistry as DropInRegistry
+    registry = DropInRegistry()
+    reporter = ApptuitReporter(registry=registry, api_endpoint=vm.put_endpoint,
+                               tags={"test": uid}, multiprocess_dir=str(tmp_path),
+                               error_handler=None, reporting_interval=HOUR,
+                               histogram_buckets="le")
+    reporter.start()
+    values = {"parent": [0.003] * 10, "live": [0.05] * 20, "exited": [2.0] * 5}
+
+    def record(which):
+        for value in values[which]:
+            registry.timer("latency")._update(value)
+        reporter.report_now()
+    wait_ok(in_child(lambda: (record("exited"), reporter.stop())))
+    ready_r, ready_w = os.pipe()
+    with child_process(lambda: (record("live"), os.write(ready_w, b"x"), signal.pause())):
+        assert os.read(ready_r, 1) == b"x"
+        record("parent")
+    reporter.stop()
+    every = [v for group in values.values() for v in group]
+    stored = latest(vm, "latency_bucket", uid)
+    assert stored[(("le", "+Inf"),)] == len(every) == latest(vm, "latency_count", uid)[()]
+    for label in ("0.002154", "0.004642", "0.04642", "0.1", "1", "2.154"):
+        assert stored[(("le", label),)] == sum(v <= float(label) for v in every), label
+
+
+def test_without_bucket_series_members_publish_no_bucket_counts(tmp_path):
+    from apptuit_like.pyformance._state_file import decode
+    registry = MetricsRegistry()
+    registry.timer("latency")._update(0.5)
+    registry.histogram("sizes").add(3)
+    reporter = ApptuitReporter(registry=registry, api_endpoint="http://127.0.0.1:9",
+                               multiprocess_dir=str(tmp_path), error_handler=None,
+                               reporting_interval=HOUR)
+    reporter._group.join()
+    try:
+        reporter._group.write(reporter._state(registry, []))
+        name = [n for n in os.listdir(tmp_path) if n.endswith(".state")][0]
+        with open(tmp_path / name) as state_file:
+            user = decode(state_file.read())["state"]["user"]
+    finally:
+        reporter._group.leave()
+    assert user["timer"]["latency"][-1] == [] and user["histogram"]["sizes"][-1] == []
+    assert user["timer"]["latency"][0] == 1   # its count, as ever
+
+
 def test_a_reporter_never_started_in_the_parent_is_still_fork_safe(vm, tmp_path, uid):
     registry, reporter = make_reporter(vm, tmp_path, uid)
     registry.counter("orders").inc(5)   # the parent's share, never published

@@ -67,8 +67,10 @@ def _gauge_value(key: str, gauge: Any) -> Optional[float]:
     return value if math.isfinite(value) else None
 
 
-def snapshot(registry: Any) -> Dict[str, Dict[str, Any]]:
-    """A registry's state as JSON-able data, by kind and key.
+def snapshot(registry: Any, buckets: bool = True) -> Dict[str, Dict[str, Any]]:
+    """A registry's state as JSON-able data, by kind and key. Histograms and timers
+    carry their bucket counts when ``buckets`` (bucket series are sent), else an
+    empty list: no process of the group counts them for nothing.
 
     >>> from pyformance import MetricsRegistry
     >>> registry = MetricsRegistry()
@@ -79,12 +81,13 @@ def snapshot(registry: Any) -> Dict[str, Dict[str, Any]]:
     out: Dict[str, Dict[str, Any]] = {}
     def items(kind: str) -> List[Tuple[str, Any]]:
         return list(metrics_of(registry, kind).items())
+    flat = _flat_buckets if buckets else _no_buckets
     out["counter"] = {k: m.get_count() for k, m in items("counter")}
     out["meter"] = {k: [m.get_count()] + _rates(m) for k, m in items("meter")}
-    out["histogram"] = {k: _moments(m) + [_packed(sorted_sample(m)), _flat_buckets(m)]
+    out["histogram"] = {k: _moments(m) + [_packed(sorted_sample(m)), flat(m)]
                         for k, m in items("histogram")}
     out["timer"] = {k: _moments(m.hist) + [_packed(sorted_sample(m.hist))] + _rates(m.meter)
-                    + [_flat_buckets(m)] for k, m in items("timer")}
+                    + [flat(m)] for k, m in items("timer")}
     out["gauge"] = {k: _gauge_value(k, m) for k, m in items("gauge")}
     return out
 
@@ -93,6 +96,10 @@ def _flat_buckets(metric: Any) -> List[int]:
     """A histogram's bucket counts as [index, count, index, count, ...]."""
     read = read_buckets(metric)
     return list(chain.from_iterable(read[0].items())) if read is not None else []
+
+
+def _no_buckets(metric: Any) -> List[int]:
+    return []
 
 
 def _bucket_dict(flat: Sequence[int]) -> Dict[int, int]:
@@ -185,17 +192,19 @@ class Merger:
     ``gauge_mode`` is the default for every gauge, ``gauge_modes`` overrides it
     per metric name (the name without tags). ``per_process`` sends one series
     per process with a ``worker_id`` tag; the others combine the live processes'
-    values into the single-process series.
+    values into the single-process series. Without ``buckets`` (no bucket series
+    sent) the view's histograms and timers carry no bucket counts.
     """
 
     def __init__(self, gauge_mode: str = "per_process",
-                 gauge_modes: Optional[Dict[str, str]] = None) -> None:
+                 gauge_modes: Optional[Dict[str, str]] = None, buckets: bool = True) -> None:
         for mode in [gauge_mode] + list((gauge_modes or {}).values()):
             if mode not in GAUGE_MODES:
                 raise ValueError("unknown gauge mode %r; expected one of %s"
                                  % (mode, ", ".join(GAUGE_MODES)))
         self.gauge_mode = gauge_mode
         self.gauge_modes = dict(gauge_modes or {})
+        self.buckets = buckets
         for attr in KIND_ATTRS.values():
             setattr(self, attr, {})
 
@@ -251,30 +260,32 @@ class Merger:
             totals[key] = (count_now + count, *rates)
         return totals
 
-    @staticmethod
-    def _merge_dists(kind: str, live: Sequence[Tuple[str, float, Dict[str, Any]]],
+    def _merge_dists(self, kind: str, live: Sequence[Tuple[str, float, Dict[str, Any]]],
                      archive: Dict[str, Dict[str, Any]]) -> Dict[str, Tuple[Any, ...]]:
-        """Per key: (field values, (bucket counts, sum)) of every process together."""
+        """Per key: (field values, (bucket counts, sum) or None without buckets) of
+        every process together."""
         kept = archive.get(kind, {})
-        kept_buckets = archive.get(kind + "_buckets", {})
+        kept_buckets = archive.get(kind + "_buckets", {}) if self.buckets else {}
         out = {}
         keys, rows = _by_key([state[kind] for _, _, state in live])
         for key, values in zip(keys, rows):
             parts = [value[:5] for value in values]
-            buckets = [value[-1] for value in values]
             if key in kept:
                 parts.append(kept[key])
-                buckets.append(kept_buckets.get(key, []))
             merged = array("d")
             merged.frombytes(b"".join([_raw(value[5]) for value in values]))
             rates = tuple(map(sum, zip(*[value[6:-1] for value in values])))
             moments = combine(parts)
-            out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates),
-                        (_merged_flat(buckets), moments[1]))
+            buckets = None
+            if self.buckets:
+                buckets = (_merged_flat([value[-1] for value in values]
+                                        + [kept_buckets.get(key, [])]), moments[1])
+            out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates), buckets)
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
                 out[key] = (_fields(kind, _summary(combine([moments]), []), (0.0,) * 4),
-                            (_bucket_dict(kept_buckets.get(key, [])), moments[1]))
+                            (_bucket_dict(kept_buckets.get(key, [])), moments[1])
+                            if self.buckets else None)
         return out
 
     def _merge_gauges(self, live: Sequence[Tuple[str, float, Dict[str, Any]]]

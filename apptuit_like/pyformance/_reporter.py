@@ -154,8 +154,9 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         self._meta_collector = collector()
         directory = multiprocess_dir or os.environ.get(config.MULTIPROCESS_DIR) or None
         self._group = ProcessGroup(directory) if directory else None
-        self._merged = Merger(gauge_mode, gauge_modes)
-        self._merged_meta = Merger("sum")
+        self._merged = Merger(gauge_mode, gauge_modes,
+                              buckets=self.histogram_buckets is not None)
+        self._merged_meta = Merger("sum", buckets=False)   # no bucket series of its own
         # report_now checks the local registry; in a group the collector renders the
         # merged view, so a checker of its own keeps both caches warm
         self._checker = self._collector if self._group is None else collector(
@@ -347,7 +348,8 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         return result
 
     def _state(self, registry: Any, rows: List[Any]) -> Dict[str, Any]:
-        return {"user": snapshot(registry), "meta": snapshot(self._meta_metrics_registry),
+        return {"user": snapshot(registry, buckets=self.histogram_buckets is not None),
+                "meta": snapshot(self._meta_metrics_registry, buckets=False),
                 "rows": [list(row) for row in rows]}
 
     def _send(self, registry: Any, meta: Any, rows: List[Any], stamp: int,
