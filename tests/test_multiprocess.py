@@ -415,6 +415,37 @@ def test_without_bucket_series_members_publish_no_bucket_counts(tmp_path):
     assert user["timer"]["latency"][0] == 1   # its count, as ever
 
 
+SAME_AS_ONE_PROCESS = textwrap.dedent("""
+    import sys
+    from pyformance import MetricsRegistry
+    from apptuit_like.testing import CaptureReporter
+    sent = []
+    for directory in (None, sys.argv[1]):
+        registry = MetricsRegistry()
+        registry.counter(sys.argv[2].encode().decode("unicode_escape")).inc(2)
+        reporter = CaptureReporter(registry, multiprocess_dir=directory,
+                                   tags={"service": "s"})
+        reporter.report_now()
+        sent.append({(p["metric"], p["value"]) for p in reporter.points
+                     if not p["metric"].startswith("apptuit_reporter")})
+        reporter.stop()
+    print(sorted(sent[0]), sorted(sent[1]), sep="\\n")
+""")
+
+
+@pytest.mark.parametrize("key", [r"bad\udcffkey", r"t\u00e4g.\u6771\u4eac"])
+def test_a_group_sends_what_one_process_sends_for_any_key_and_locale(tmp_path, key):
+    # a lone surrogate (a file name decoded with surrogateescape) raised on writing
+    # the state file, and so did any non-ASCII key under an ASCII locale: files are
+    # UTF-8 whatever the locale's encoding
+    env = dict(os.environ, LC_ALL="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    done = subprocess.run([sys.executable, "-c", SAME_AS_ONE_PROCESS, str(tmp_path), key],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    alone, group = done.stdout.splitlines()
+    assert alone == group and "_count', 2)" in alone
+
+
 def test_a_reporter_never_started_in_the_parent_is_still_fork_safe(vm, tmp_path, uid):
     registry, reporter = make_reporter(vm, tmp_path, uid)
     registry.counter("orders").inc(5)   # the parent's share, never published

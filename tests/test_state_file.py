@@ -67,3 +67,36 @@ def test_keys_that_are_not_strings_are_refused(keys):
 def _json(value):
     import json
     return json.dumps(value)
+
+
+def _odd(kind):
+    """A registry's state with one value that orjson cannot write as json does."""
+    import math
+    registry = registry_of(["a", "b"], 2)
+    state = {"user": snapshot(registry), "meta": snapshot(MetricsRegistry()), "rows": []}
+    if kind == "huge int":
+        state["user"]["counter"]["a"] = 10 ** 30
+    elif kind == "inf sum":
+        state["user"]["timer"]["t.a"][1] = math.inf
+    elif kind == "nan rate":
+        state["user"]["timer"]["t.b"][7] = math.nan
+    elif kind == "row text":
+        state["rows"] = [["python.version", {"v": "3"}, "3.11"]]
+    elif kind == "lone surrogate":
+        state["user"]["counter"]["bad\udcffkey"] = 1
+    return state
+
+
+@pytest.mark.parametrize("kind", ["plain", "huge int", "inf sum", "nan rate", "row text",
+                                  "lone surrogate"])
+def test_every_state_reads_back_as_written(kind):
+    import math
+    state = _odd(kind)
+    back = decode(encode(HEADER, state))["state"]
+    assert back["rows"] == state["rows"]
+    for kind_ in ("counter", "meter", "timer", "gauge"):
+        got, want = dict(back["user"][kind_]), state["user"][kind_]
+        assert list(got) == list(want)
+        for key, value in want.items():   # NaN != NaN: compared by their text
+            assert repr(got[key]) == repr(value), (kind_, key)
+    assert not math.isnan(back["user"]["timer"]["t.a"][7])

@@ -41,6 +41,9 @@ log = logging.getLogger("apptuit_like")
 _ARCHIVE_FORMATS = ("apptuit_like.multiprocess/1", FORMAT)   # /1 archives lack buckets only
 _STATE, _LOCK = ".state", ".lock"
 _ARCHIVE, _LEADER, _SEND, _MEMBERS = "archive.json", "leader.lock", "send.lock", "members.lock"
+# whatever the locale says; a key with a lone surrogate (a file name decoded with
+# surrogateescape) comes back as it was, and is sanitized as in one process
+_UNICODE_ERRORS = "surrogatepass"
 _POLL = 0.02   # seconds between tries of a lock held by another process
 
 
@@ -67,7 +70,7 @@ def _write_atomically(path: str, data: Any) -> None:
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")   # 0600
     try:
-        with os.fdopen(fd, "w") as out:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=_UNICODE_ERRORS) as out:
             out.write(text)
         os.replace(temp, path)
     except BaseException:
@@ -196,7 +199,8 @@ class ProcessGroup:
 
     def _read_state(self, name: str) -> Optional[Dict[str, Any]]:
         try:
-            with os.fdopen(open_private(self._path(name), os.O_RDONLY)) as source:
+            with os.fdopen(open_private(self._path(name), os.O_RDONLY), encoding="utf-8",
+                           errors=_UNICODE_ERRORS) as source:
                 record = decode(source.read())
             if "%s%s" % (record.get("member"), _STATE) != name:
                 raise ValueError("names another member")
@@ -220,7 +224,8 @@ class ProcessGroup:
 
     def _read_archive(self) -> Dict[str, Any]:
         try:
-            with os.fdopen(open_private(self._path(_ARCHIVE), os.O_RDONLY)) as source:
+            with os.fdopen(open_private(self._path(_ARCHIVE), os.O_RDONLY), encoding="utf-8",
+                           errors=_UNICODE_ERRORS) as source:
                 archive = json.load(source)
             if isinstance(archive, dict) and archive.get("format") in _ARCHIVE_FORMATS:
                 archive["format"] = FORMAT

@@ -6,10 +6,11 @@ lines are split at C speed, where inside JSON the quotes of encoded tags would
 be escapes to parse, three times slower. A key with a line break in it sends
 all keys into the JSON line instead.
 
-The sender reads every member's file each cycle, so reading is the cost that
-counts: the line is parsed by orjson (json only for the rare state that holds a
-NaN or an infinity, or an int past 64 bits), and each kind comes back as a
-:class:`Section`, its keys and values as the two lists they were read into.
+Every member writes its file and the sender reads them all each cycle: the line
+is written and parsed by orjson (json only for the rare state holding a NaN or an
+infinity, an int past 64 bits or a lone surrogate), and each kind comes back as a
+:class:`Section`, its keys and values as the two lists they were read into. Gauge
+values are finite or None (``snapshot`` sees to it).
 
 >>> text = encode({"format": FORMAT}, {"rows": [], "user": {"counter": {"a": 1}},
 ...                                    "meta": {}})
@@ -17,7 +18,10 @@ NaN or an infinity, or an int past 64 bits), and each kind comes back as a
 Section({'a': 1})
 """
 import json
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+import math
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import orjson
 
@@ -27,6 +31,9 @@ __all__ = ["FORMAT", "Section", "encode", "decode"]
 
 FORMAT = "apptuit_like.multiprocess/2"   # /2: histograms and timers carry bucket counts
 PARTS = ("user", "meta")   # the application's registry and the reporter's own
+# the numbers of a histogram's and a timer's entries: moments, and a timer's rates
+_NUMBERS = (("histogram", itemgetter(0, 1, 2, 3, 4)),
+            ("timer", itemgetter(0, 1, 2, 3, 4, 6, 7, 8, 9)))
 
 
 class Section(Mapping[str, Any]):
@@ -72,9 +79,36 @@ def encode(header: Dict[str, Any], state: Dict[str, Any]) -> str:
             keys += entries
             values[part][kind] = list(entries.values())
     inline = any("\n" in key or "\r" in key for key in keys)
-    line = json.dumps(dict(header, rows=state["rows"], values=values,
-                           keys=keys if inline else len(keys)), separators=(",", ":"))
+    line = _json_line(dict(header, rows=state["rows"], values=values,
+                           keys=keys if inline else len(keys)))
     return line if inline else line + "\n" + "\n".join(keys)
+
+
+def _json_line(record: Dict[str, Any]) -> str:
+    """``record`` as JSON: by orjson, several times faster, unless it holds what
+    orjson cannot write or read back as json does (NaN and infinities, which it
+    would turn into null; ints past 64 bits, read back as floats; lone
+    surrogates). Those lines say ``"exact"``, and are read back by json."""
+    if _finite(record):
+        try:
+            return orjson.dumps(record).decode("utf-8")
+        except TypeError:
+            pass
+    return json.dumps(dict(record, exact=True), separators=(",", ":"))
+
+
+def _finite(record: Dict[str, Any]) -> bool:
+    """No NaN or infinity among the numbers of a state's values and rows (a sum
+    past the doubles' range counts as one: json writes it then)."""
+    numbers: List[Iterable[Any]] = [[row[2] for row in record["rows"]]]
+    for part in record["values"].values():
+        numbers += [part["counter"], chain.from_iterable(part["meter"])]
+        numbers += [chain.from_iterable(map(pick, part[kind])) for kind, pick in _NUMBERS]
+    try:
+        total = math.fsum(chain.from_iterable(numbers))
+    except (OverflowError, ValueError, TypeError):   # TypeError: a row's value not a number
+        return False
+    return total - total == 0
 
 
 def decode(text: str) -> Dict[str, Any]:
@@ -82,10 +116,13 @@ def decode(text: str) -> Dict[str, Any]:
     line, _, rest = text.partition("\n")
     try:   # about 4x faster than json's parser on a state line
         record = orjson.loads(line)
-    except orjson.JSONDecodeError:   # NaN, Infinity (a user's inf sample), ints past 64 bits
+    except orjson.JSONDecodeError:   # NaN, Infinity: a line json wrote
+        record = None
+    if not isinstance(record, dict) or record.get("exact"):
         record = json.loads(line)
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError("not a state file of this version (%s)" % FORMAT)
+    record.pop("exact", None)
     keys = record.pop("keys")
     if isinstance(keys, int):
         keys = rest.split("\n") if keys else []
