@@ -23,7 +23,6 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
-from . import _buckets
 from ._adapter import KIND_ATTRS, metrics_of
 from ._readers import (FieldValues, MergedCount, mean_rate, quantiles, read_buckets,
                        sorted_sample, warn_failed_read)
@@ -108,7 +107,7 @@ def _bucket_dict(flat: Sequence[int]) -> Dict[int, int]:
 
 def _merged_flat(flats: Iterable[Sequence[int]]) -> Dict[int, int]:
     """The bucket counts of flat ``[index, count, ...]`` lists summed, without a
-    dict per list (twice as fast for a timer's few buckets per process).
+    dict per list (a timer has a few buckets in each process).
 
     >>> _merged_flat([[1, 2, 5, 1], [5, 3]])
     {1: 2, 5: 4}
