@@ -43,6 +43,7 @@ _pack_double = struct.Struct("<d").pack
 _NAME = b"__name__"
 _PLAIN = frozenset([int, float])
 _ZERO = _pack_double(0.0)
+_LEFT_OUT = {_ZERO: b""}   # +0.0: proto3's default, no value field
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
 
@@ -154,14 +155,13 @@ _FIELD_HEADS = _FieldHeads()
 def _render_finite(names: Sequence[Any], keys: Sequence[Tuple[bytes, bytes]],
                    values: Sequence[Any], tail: bytes, out: List[Any]) -> None:
     """Units of finite int and float values, each step a C loop over them all.
-    A sample of +0.0 is only its tail (see ``_unit``): its double's bytes are
-    looked up in ``zero`` first."""
+    A sample of +0.0 is only its tail (see ``_unit``): lookups by its double's
+    bytes give it its own head and leave the double out."""
     doubles = list(map(_pack_double, values))
-    zero = {_ZERO: b"\x12" + _SMALL[len(tail)]}
-    samples = map(zero.get, doubles, map((b"\x12" + _SMALL[9 + len(tail)] + b"\x09").__add__,
-                                         doubles))
-    series = list(map(b"".join, zip(map(_first, keys), names, map(_second, keys), samples,
-                                    repeat(tail))))
+    heads = map({_ZERO: b"\x12" + _SMALL[len(tail)]}.get, doubles,
+                repeat(b"\x12" + _SMALL[9 + len(tail)] + b"\x09"))
+    series = list(map(b"".join, zip(map(_first, keys), names, map(_second, keys), heads,
+                                    map(_LEFT_OUT.get, doubles, doubles), repeat(tail))))
     out.extend(map(bytes.__add__, map(_FIELD_HEADS.__getitem__, map(len, series)), series))
 
 
