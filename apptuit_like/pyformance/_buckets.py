@@ -117,6 +117,22 @@ def merge(parts: Iterable[Dict[int, int]]) -> Dict[int, int]:
     return total
 
 
+def merge_flat(flats: Iterable[Sequence[int]]) -> Dict[int, int]:
+    """``merge`` of bucket counts held flat, ``[index, count, index, count, ...]``
+    as state files keep them, without a dict per list.
+
+    >>> merge_flat([[1, 2, 5, 1], [5, 3]])
+    {1: 2, 5: 4}
+    """
+    total: Dict[int, int] = {}
+    get = total.get
+    for flat in flats:
+        pairs = iter(flat)
+        for i, count in zip(pairs, pairs):
+            total[i] = get(i, 0) + count
+    return total
+
+
 def _vmrange_labels() -> List[str]:
     # built by repeated multiplication, as VictoriaMetrics' clients build theirs,
     # so the labels match theirs digit for digit

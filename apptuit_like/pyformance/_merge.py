@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..timeseries import decode_metric, encode_metric
 from .._wire import SKIP
+from . import _buckets
 from ._adapter import KIND_ATTRS, metrics_of
 from ._readers import (FieldValues, MergedCount, mean_rate, quantiles, read_buckets,
                        sorted_sample, warn_failed_read)
@@ -99,26 +100,6 @@ def _flat_buckets(metric: Any) -> List[int]:
 
 def _no_buckets(metric: Any) -> List[int]:
     return []
-
-
-def _bucket_dict(flat: Sequence[int]) -> Dict[int, int]:
-    return dict(zip(flat[::2], flat[1::2]))
-
-
-def _merged_flat(flats: Iterable[Sequence[int]]) -> Dict[int, int]:
-    """The bucket counts of flat ``[index, count, ...]`` lists summed, without a
-    dict per list (a timer has a few buckets in each process).
-
-    >>> _merged_flat([[1, 2, 5, 1], [5, 3]])
-    {1: 2, 5: 4}
-    """
-    total: Dict[int, int] = {}
-    get = total.get
-    for flat in flats:
-        pairs = iter(flat)
-        for i, count in zip(pairs, pairs):
-            total[i] = get(i, 0) + count
-    return total
 
 
 def _packed(samples: Iterable[float]) -> str:
@@ -277,13 +258,13 @@ class Merger:
             moments = combine(parts)
             buckets = None
             if self.buckets:
-                buckets = (_merged_flat([value[-1] for value in values]
+                buckets = (_buckets.merge_flat([value[-1] for value in values]
                                         + [kept_buckets.get(key, [])]), moments[1])
             out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates), buckets)
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
                 out[key] = (_fields(kind, _summary(combine([moments]), []), (0.0,) * 4),
-                            (_bucket_dict(kept_buckets.get(key, [])), moments[1])
+                            (_buckets.merge_flat([kept_buckets.get(key, [])]), moments[1])
                             if self.buckets else None)
         return out
 
@@ -359,7 +340,7 @@ def archive_part(state: Dict[str, Any], archive: Dict[str, Dict[str, Any]]) -> N
         kept_buckets = archive.setdefault(kind + "_buckets", {})
         for key, values in state[kind].items():
             kept[key] = list(combine([kept.get(key, _EMPTY), values[:5]]))
-            counts = _merged_flat([kept_buckets.get(key, []), values[-1]])
+            counts = _buckets.merge_flat([kept_buckets.get(key, []), values[-1]])
             kept_buckets[key] = list(chain.from_iterable(counts.items()))
 
 

@@ -348,7 +348,7 @@ class ApptuitReporter(Reporter):  # type: ignore[misc]  # pyformance has no type
         return result
 
     def _state(self, registry: Any, rows: List[Any]) -> Dict[str, Any]:
-        return {"user": snapshot(registry, buckets=self.histogram_buckets is not None),
+        return {"user": snapshot(registry, buckets=self._merged.buckets),
                 "meta": snapshot(self._meta_metrics_registry, buckets=False),
                 "rows": [list(row) for row in rows]}
 
