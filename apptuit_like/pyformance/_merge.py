@@ -259,7 +259,7 @@ class Merger:
             buckets = None
             if self.buckets:
                 buckets = (_buckets.merge_flat([value[-1] for value in values]
-                                        + [kept_buckets.get(key, [])]), moments[1])
+                                               + [kept_buckets.get(key, [])]), moments[1])
             out[key] = (_fields(kind, _summary(moments, sorted(merged)), rates), buckets)
         for key, moments in kept.items():   # exited processes' keys no live one holds
             if key not in out:
